@@ -1,0 +1,1 @@
+"""Energy estimates of SNNs: firing rates, synaptic operations, MACs and picojoules per layer."""

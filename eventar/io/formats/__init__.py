@@ -1,0 +1,1 @@
+"""One module per file format; each defines ``READERS`` (see :mod:`eventar.io._registry`)."""

@@ -1,0 +1,1 @@
+"""Spiking and sequence layers: neurons (maths separate from modules), attention, selective scan."""

@@ -1,0 +1,1 @@
+"""Training and evaluation engine (single process or torch DDP under torchrun)."""

@@ -1,0 +1,1 @@
+"""Event transforms in tonic's manner: frozen dataclasses over a functional core."""

@@ -1,0 +1,1 @@
+"""Pictures of recordings, representations and training runs (matplotlib, headless)."""
