@@ -15,8 +15,9 @@ import numpy as np
 
 from ..events import EVENT_DTYPE, Recording
 from ._registry import FormatReader, readers, sniff_format
+from .hdf5 import write_h5
 
-__all__ = ["read_events", "iter_events", "read_header", "sniff_format", "readers", "FormatReader"]
+__all__ = ["read_events", "iter_events", "read_header", "sniff_format", "readers", "FormatReader", "write_h5"]
 
 DEFAULT_CHUNK_EVENTS = 1 << 20
 

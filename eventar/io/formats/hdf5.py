@@ -1,0 +1,146 @@
+"""HDF5 event files: eventar's layout (see :mod:`eventar.io.hdf5`) and DSEC's ``events.h5``.
+
+Both keep ``events/{x,y,t,p}`` with ``ms_to_idx`` and ``t_offset`` at the root (absolute time =
+``t + t_offset``).  eventar files carry their sensor size, camera, source format and the
+recording's ``meta`` as root attributes and give back exactly the events that were written;
+DSEC files (no eventar attributes) are read with t relative to ``t_offset`` and, unless the file
+says otherwise, DSEC's 640×480 sensor.  DSEC's own files are Blosc-compressed: reading them
+needs ``import hdf5plugin`` first (the error says so).  Recognised by the HDF5 signature at
+byte 0, 512, 1024, … (user blocks), never by extension.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, Iterator, Tuple
+
+import numpy as np
+
+from ...errors import FormatError
+from ...events import EVENT_DTYPE, Recording
+from .._registry import FormatReader
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+DSEC_SIZE = (640, 480)
+"""DSEC's sensor (W, H), used for DSEC-layout files without size attributes."""
+
+_FIELDS = ("x", "y", "t", "p")
+
+
+def _sniff(head: bytes, path: Path) -> bool:
+    off = 0
+    while off + 8 <= len(head):
+        if head[off : off + 8] == HDF5_SIGNATURE:
+            return True
+        off = 512 if off == 0 else off * 2
+    return False
+
+
+def _attr(attrs, key: str, default: Any = None) -> Any:
+    if key not in attrs:
+        return default
+    v = attrs[key]
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _open(path: Path):
+    import h5py
+
+    try:
+        return h5py.File(path, "r")
+    except (OSError, ValueError) as e:
+        raise FormatError(path, f"not a readable HDF5 file ({e})", 0) from None
+
+
+def _layout(path: Path, f) -> Tuple[Recording, int]:
+    """(header Recording, µs to add to the stored t) for an open file."""
+    grp = f.get("events")
+    if grp is None or not all(k in grp for k in _FIELDS):
+        found = sorted(grp.keys()) if grp is not None else sorted(f.keys())
+        raise FormatError(path, f"HDF5 file has no events/x, events/y, events/t, events/p datasets (found {found}); "
+                                "eventar reads its own and DSEC's layout", None)
+    n = {k: grp[k].shape for k in _FIELDS}
+    if any(len(s) != 1 for s in n.values()) or len({s[0] for s in n.values()}) != 1:
+        raise FormatError(path, f"events/x, y, t, p must be 1-D of one length, got shapes {n}", None)
+    t_offset = 0
+    if "t_offset" in f:
+        try:
+            t_offset = int(np.asarray(f["t_offset"][()]).reshape(-1)[0])
+        except (IndexError, TypeError, ValueError) as e:
+            raise FormatError(path, f"t_offset is not an integer scalar ({e})", None) from None
+    attrs = f.attrs
+    meta: Dict[str, Any] = {"source_file": str(path), "has_ms_to_idx": "ms_to_idx" in f}
+    if "eventar_layout" in attrs:
+        try:
+            meta = json.loads(_attr(attrs, "meta_json", "{}"))
+        except json.JSONDecodeError as e:
+            raise FormatError(path, f"attribute meta_json is not JSON ({e})", None) from None
+        meta["source_format"] = _attr(attrs, "source_format", "")
+        meta["source_file"] = _attr(attrs, "source_file", "")
+        meta["h5_file"] = str(path)
+        meta["h5_layout"] = f"eventar {_attr(attrs, 'eventar_layout')}"
+        rec_offset = int(_attr(attrs, "t_offset_recording", 0))
+        width, height = int(_attr(attrs, "width")), int(_attr(attrs, "height"))
+        head = Recording(np.zeros(0, EVENT_DTYPE), width, height, "eventar HDF5", str(_attr(attrs, "camera", "")),
+                         rec_offset, meta)
+        return head, t_offset - rec_offset
+    if "sensor_size" in attrs:
+        size = np.asarray(attrs["sensor_size"]).reshape(-1)
+        width, height = int(size[0]), int(size[1])
+        meta["sensor_size_source"] = "sensor_size attribute"
+    elif "width" in attrs and "height" in attrs:
+        width, height = int(_attr(attrs, "width")), int(_attr(attrs, "height"))
+        meta["sensor_size_source"] = "width/height attributes"
+    else:
+        width, height = DSEC_SIZE
+        meta["sensor_size_source"] = "DSEC default 640x480 (no size attributes)"
+    meta["h5_layout"] = "DSEC"
+    return Recording(np.zeros(0, EVENT_DTYPE), width, height, "DSEC HDF5", "", t_offset, meta), 0
+
+
+def _header(path: Path) -> Recording:
+    path = Path(path)
+    with _open(path) as f:
+        return _layout(path, f)[0]
+
+
+def _chunks(path: Path, chunk_events: int) -> Iterator[np.ndarray]:
+    path = Path(path)
+    with _open(path) as f:
+        head, shift = _layout(path, f)
+        grp = f["events"]
+        total = grp["t"].shape[0]
+        for start in range(0, total, chunk_events):
+            stop = min(total, start + chunk_events)
+            try:
+                cols = {k: grp[k][start:stop] for k in _FIELDS}
+            except OSError as e:
+                hint = " (DSEC's Blosc filter: `import hdf5plugin` first)" if "filter" in str(e).lower() else ""
+                raise FormatError(path, f"events {start}..{stop}: HDF5 read failed: {e}{hint}", None) from None
+            out = np.empty(stop - start, EVENT_DTYPE)
+            for k, lim in (("x", head.width), ("y", head.height)):
+                col = cols[k]
+                bad = np.flatnonzero((col < 0) | (col >= lim)) if col.size else ()
+                if len(bad):
+                    i = int(bad[0])
+                    raise FormatError(path, f"events/{k}[{start + i}] = {col[i]} is outside the {head.width}x{head.height} sensor", None)
+                out[k] = col
+            out["t"] = cols["t"].astype(np.int64) + shift
+            out["p"] = cols["p"] > 0
+            yield out
+
+
+def _read(path: Path) -> Recording:
+    path = Path(path)
+    head = _header(path)
+    parts = list(_chunks(path, 1 << 24))
+    ev = np.concatenate(parts) if parts else np.zeros(0, EVENT_DTYPE)
+    return Recording(ev, head.width, head.height, head.format, head.camera, head.t_offset, dict(head.meta))
+
+
+READERS = [FormatReader(name="HDF5 (eventar, DSEC)", sniff=_sniff, header=_header, chunks=_chunks, read=_read, priority=5)]
