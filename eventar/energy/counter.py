@@ -163,7 +163,8 @@ def _storage_key(t: torch.Tensor) -> Optional[int]:
 
 
 def classify(x: torch.Tensor) -> Tuple[str, int, float]:
-    """Classify an activation tensor.
+    """Classify an activation tensor: ``binary`` when every non-zero equals 1 (or one common constant,
+    i.e. spikes scaled by a factor that folds into the weights), ``integer`` for whole numbers, else ``real``.
 
     Args:
         x: any-shape tensor.
@@ -177,6 +178,14 @@ def classify(x: torch.Tensor) -> Tuple[str, int, float]:
     nnz = int(nz.sum())
     if torch.equal(nz, x == 1):
         return BINARY, nnz, float(nnz)
+    if nnz and x.is_floating_point():
+        # spikes times one constant (e.g. attention's 1/sqrt(d) applied to Q and K): the constant folds
+        # into the weights, so each non-zero is still one accumulate
+        c = x.amax()
+        if c <= 0:
+            c = x.amin()
+        if torch.equal(nz, x == c):
+            return BINARY, nnz, float(nnz)
     if not x.is_floating_point() or bool((x == torch.round(x)).all()):
         return INTEGER, nnz, float(x.abs().sum(dtype=torch.float64))
     return REAL, nnz, float(x.abs().sum(dtype=torch.float64))

@@ -21,7 +21,8 @@ SCHEMA = "eventar.energy/1"
 
 CONVENTION = (
     "Per weight layer (conv, linear, matmul/einsum in attention, registered custom ops such as a selective "
-    "scan), over all time steps and samples: binary (spike) inputs are priced as accumulates, "
+    "scan), over all time steps and samples: binary (spike) inputs (values in {0, 1}, or {0, c} for one constant c "
+    "that folds into the weights) are priced as accumulates, "
     "SOPs = sum over spikes of each spike's fan-out (= dense MACs x input firing rate x T when the fan-out is "
     "uniform), E = SOPs x E_AC; real-valued inputs (e.g. the encoding layer) are priced as dense MACs, "
     "E = MACs x E_MAC; integer-valued inputs (sums of spike trains) as MACs unless integer_inputs='ac' "
