@@ -167,6 +167,9 @@ def _raw_header(path: Path) -> Tuple[Recording, str, int]:
         raise FormatError(path, f"'%' header line does not end (no newline within {HEADER_LIMIT} bytes)", data_start)
     fields = _header_dict(lines)
     version = _raw_version(path, fields, data_start)
+    if version == "evt2.1":
+        raise FormatError(path, "EVT 2.1 is not supported yet (faery 0.7, the delegate decoder, does not decode it); "
+                                "eventar reads EVT 2.0 and EVT 3.0", 0)
     size, size_src = _size_from(fields, lines)
     if size is None:
         raise FormatError(
