@@ -234,7 +234,8 @@ def train(
             interrupt a run).
         log: where rank 0's progress lines go.
     Returns:
-        ``{"run_dir", "epoch", "test_acc", "test_acc_recording", "best_test_acc", ...}``.
+        ``{"run_dir", "epoch", "test_acc", "test_acc_recording", "best_test_acc", ..., "model"}``
+        (the last epoch's metrics line plus the trained module, unwrapped from DDP).
     Raises:
         ConfigError, DatasetError, CheckpointError: bad config, data or checkpoint.
     """
@@ -415,7 +416,7 @@ def _train(config, overrides, out, resume, world: World, on_step, log) -> Dict[s
     # 6. summary and energy ----------------------------------------------------------------------
     if not metrics:  # resumed a run that had already finished
         metrics = _last_metrics(run_dir / "metrics.jsonl")
-    result = {"run_dir": str(run_dir), **metrics, "best_test_acc": best}
+    result = {"run_dir": str(run_dir), **metrics, "best_test_acc": best, "model": ckpt.unwrap(model)}
     if "test_acc" in metrics:
         log(
             f"test accuracy {100 * metrics['test_acc']:.2f} % per window, "
