@@ -16,8 +16,11 @@ import numpy as np
 from ..events import EVENT_DTYPE, Recording
 from ._registry import FormatReader, readers, sniff_format
 from .hdf5 import write_h5
+from .aedat_write import write_aedat2_dvs128, write_aedat31
+from .formats.numpy_io import read_npy
 
-__all__ = ["read_events", "iter_events", "read_header", "sniff_format", "readers", "FormatReader", "write_h5"]
+__all__ = ["read_events", "iter_events", "read_header", "sniff_format", "readers", "FormatReader", "write_h5",
+           "read_npy", "write_aedat31", "write_aedat2_dvs128"]
 
 DEFAULT_CHUNK_EVENTS = 1 << 20
 
