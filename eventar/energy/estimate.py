@@ -13,10 +13,10 @@ from torch import nn
 
 from ..errors import ConfigError
 from .costs import CostTable, get_cost_table
-from .counter import BINARY, INTEGER, REAL, EnergyCounter, OpCount, register_op_cost
+from .counter import BINARY, INTEGER, REAL, EnergyCounter, OpCount, is_neuron_module, register_op_cost
 from .report import CONVENTION, OMISSIONS, EnergyReport
 
-__all__ = ["estimate_energy", "report_for_model"]
+__all__ = ["estimate_energy", "report_for_model", "infer_time_axis"]
 
 _AUTO = "auto"
 
@@ -82,6 +82,39 @@ def _versions() -> dict:
     return out
 
 
+def _model_time_steps(model: nn.Module) -> Optional[int]:
+    for attr in ("T", "time_steps", "timesteps", "frames", "num_frames"):
+        v = getattr(model, attr, None)
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            return v
+    return None
+
+
+def infer_time_axis(model: nn.Module, shape: tuple) -> tuple:
+    """Guess where T is in an input of ``shape`` (used by ``time_axis="auto"``).
+
+    Rules, in order: the model's ``time_axis`` attribute; else, when the model states its number of
+    time steps (``T``, ``time_steps``, ``timesteps``, ``frames`` or ``num_frames``), the axis 0 or 1
+    of that size (1 when both match: eventar's frame models are batch-first), or None when neither
+    matches (the model makes its own time steps, e.g. rate coding inside SpikePoint); else 0 for a
+    model with spiking neurons (SpikingJelly's multi-step ``(T, B, ...)``), None for an ANN.
+
+    Returns:
+        ``(time_axis or None, time_steps or None)``.
+    """
+    if hasattr(model, "time_axis"):
+        return getattr(model, "time_axis"), _model_time_steps(model)
+    T = _model_time_steps(model)
+    if T is not None:
+        hits = [ax for ax in (0, 1) if len(shape) > ax and shape[ax] == T]
+        if not hits:
+            return None, T
+        return (1 if 1 in hits else hits[0]), T
+    if any(is_neuron_module(m) for m in model.modules()):
+        return 0, None
+    return None, 1
+
+
 def estimate_energy(
     model: nn.Module,
     batches: Union[Iterable[Any], torch.Tensor],
@@ -109,11 +142,10 @@ def estimate_energy(
         cost: cost-table preset (``45nm_fp32`` default, ``45nm_fp16``, ``45nm_int8``), mapping or
             JSON/YAML path with ``e_mac_pj`` and ``e_ac_pj`` (pJ).
         time_axis: axis of T in the input (0 = time-first, 1 = batch-first), None when the input has
-            no time axis (then give ``time_steps``), ``"auto"``: the model's ``time_axis`` attribute if
-            it has one, else 0.
+            no time axis (then give ``time_steps``), ``"auto"``: see :func:`infer_time_axis`.
         batch_axis: axis of the batch in the input; default 1 when ``time_axis == 0``, else 0.
         time_steps: T; read from the input when ``time_axis`` is an int; otherwise the model's ``T``
-            / ``time_steps`` attribute, else 1.
+            / ``time_steps`` / ``frames`` attribute, else 1.
         max_batches: stop after this many batches.
         integer_inputs: ``"mac"`` (default, conservative) or ``"ac"`` for integer-valued inputs.
         forward: ``forward(model, batch) -> output`` when calling ``model(x)`` is not right.
@@ -124,19 +156,12 @@ def estimate_energy(
         ConfigError: no batches, inconsistent T, axes out of range.
     """
     table = get_cost_table(cost)
-    if time_axis == _AUTO:
-        time_axis = getattr(model, "time_axis", 0)
-    if time_axis is not None and not isinstance(time_axis, int):
+    if time_axis != _AUTO and time_axis is not None and not isinstance(time_axis, int):
         raise ConfigError(f"time_axis must be an int, None or 'auto', got {time_axis!r}")
-    if batch_axis is None:
-        batch_axis = 1 if time_axis == 0 else 0
-    if time_axis is not None and time_axis == batch_axis:
-        raise ConfigError(f"time_axis and batch_axis are both {time_axis}")
-    if time_axis is None and time_steps is None:
-        time_steps = getattr(model, "T", None) or getattr(model, "time_steps", None) or 1
     if torch.is_tensor(batches):
         batches = [batches]
     _register_builtin_ops()
+    axes_resolved = False
 
     was_training = model.training
     model.eval()
@@ -152,6 +177,20 @@ def estimate_energy(
                 ref = _first_tensor(x if forward is None else _input_of(batch))
                 if ref is None:
                     raise ConfigError(f"batch {i}: no tensor found in the input")
+                if not axes_resolved:
+                    if time_axis == _AUTO:
+                        time_axis, auto_t = infer_time_axis(model, tuple(ref.shape))
+                        if time_axis is None and time_steps is None:
+                            time_steps = auto_t
+                    if batch_axis is None:
+                        batch_axis = 1 if time_axis == 0 else 0
+                    if time_axis is not None and time_axis == batch_axis:
+                        raise ConfigError(f"time_axis and batch_axis are both {time_axis}")
+                    if time_axis is None and time_steps is None:
+                        time_steps = _model_time_steps(model) or 1
+                    T = time_steps
+                    counter.time_axis, counter.time_steps = time_axis, T
+                    axes_resolved = True
                 if time_axis is not None:
                     if ref.dim() <= max(time_axis, batch_axis):
                         raise ConfigError(f"batch {i}: input of shape {tuple(ref.shape)} has no axis "

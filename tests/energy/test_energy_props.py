@@ -171,3 +171,33 @@ def test_bad_inputs_raise_eventar_errors():
     fc.train()
     estimate_energy(fc, torch.ones(2, 1, 4))
     assert fc.training  # mode restored
+
+
+def test_time_axis_auto_inference():
+    from eventar.energy.estimate import infer_time_axis
+
+    class Frames(nn.Module):  # batch-first frame model stating its frame count
+        frames = 8
+
+    class Points(nn.Module):  # makes its own time steps (rate coding)
+        T = 16
+
+    class Declared(nn.Module):
+        time_axis = None
+        T = 4
+
+    assert infer_time_axis(Frames(), (2, 8, 2, 32, 32)) == (1, 8)
+    assert infer_time_axis(Frames(), (8, 8, 2, 32, 32)) == (1, 8)
+    assert infer_time_axis(Points(), (2, 1024, 3)) == (None, 16)
+    assert infer_time_axis(Declared(), (2, 4)) == (None, 4)
+    assert infer_time_axis(nn.Sequential(_Threshold(), nn.Linear(3, 2)), (5, 2, 3)) == (0, None)
+    assert infer_time_axis(nn.Linear(3, 2), (5, 3)) == (None, 1)
+    rep = estimate_energy(nn.Sequential(_Threshold(), nn.Linear(3, 2)), torch.ones(5, 2, 3))  # auto
+    assert rep.meta["time_steps"] == 5 and rep.meta["n_samples"] == 2
+
+
+class _Threshold(nn.Module):
+    v_threshold = 0.5
+
+    def forward(self, x):
+        return (x > self.v_threshold).float()
