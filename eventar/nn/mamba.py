@@ -234,6 +234,9 @@ class MambaStack(nn.Module):
         self.norm_f = RMSNorm(d_model, eps=norm_eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = self.norm_f.weight.shape[0]
+        if x.dim() != 3 or x.shape[-1] != d:
+            raise EventarError(f"MambaStack: input has shape {tuple(x.shape)}, expected (batch, length, {d})")
         hidden, residual = x, None
         for layer in self.layers:
             hidden, residual = layer(hidden, residual)
