@@ -105,6 +105,11 @@ def _check_type(path: str, default: Any, value: Any, source: str) -> Any:
     elif isinstance(default, int):
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif isinstance(default, float):
+        if isinstance(value, str):  # PyYAML (YAML 1.1) reads "1e-3" as a string: accept it
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         if ok:
             value = float(value)
