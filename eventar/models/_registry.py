@@ -3,6 +3,15 @@
 >>> import eventar
 >>> eventar.list_models("spikepoint*")
 >>> model = eventar.create_model("spikepoint_dvsgesture", num_classes=10)
+
+Smoke-test convention (``tests/models/test_models_registry.py`` runs forward + backward on every
+registered variant): a family module defines ``example_input(model, batch_size=2) -> Tensor``
+(a valid random input for a built model) and may define ``smoke_overrides(name) -> dict``
+(overrides that shrink variant ``name`` to a tiny instance with the same layers) and
+``smoke_forward(model, x)`` (the training-time forward when it is not ``model(x)``, e.g. one that
+also returns a projection head's output).  Variants of a
+family without ``smoke_overrides`` are smoke-tested at full size only with EVENTAR_SLOW=1, except
+``*_synthetic`` ones.
 """
 
 from __future__ import annotations

@@ -163,3 +163,9 @@ def eventtransact_synthetic(**overrides) -> EventTransAct:
                 temporal_depth=2, temporal_heads=4, attention_window=8, temporal_mlp_dim=128,
                 max_positions=64, head_hidden=128, head_dropout=0.2, proj_dim=32)
     return _build(**{**args, **overrides})
+
+
+def smoke_forward(model: EventTransAct, x: torch.Tensor):
+    """Registry smoke-test convention (eventar.models._registry): the training forward, which also
+    runs the ECL projection head."""
+    return model(x, return_projections=True)

@@ -353,10 +353,10 @@ def spikepoint_ucf101dvs(**overrides: Any) -> SpikePoint:
 
 @register_model
 def spikepoint_synthetic(**overrides: Any) -> SpikePoint:
-    """Small SpikePoint for CPU training on ``SyntheticGestures`` (not a paper variant): 256 points,
-    64 groups of 16 neighbours, T = 4, D = 16 — the paper's layers at a size 2 CPU cores train in
-    minutes."""
-    return _build(dict(num_classes=10, n_points=256, n_groups=64, k=16, timesteps=4, local_dim=16), overrides)
+    """Small SpikePoint for CPU training on ``SyntheticGestures`` (11 classes; not a paper variant):
+    256 points, 64 groups of 16 neighbours, T = 4, D = 16 — the paper's layers at a size 2 CPU cores
+    train in minutes."""
+    return _build(dict(num_classes=11, n_points=256, n_groups=64, k=16, timesteps=4, local_dim=16), overrides)
 
 
 #: Paper parameter counts (millions) per variant, from spikepoint_paper.md §4.5.
@@ -365,8 +365,14 @@ PAPER_PARAMS_M = {"spikepoint_dvsgesture": 0.58, "spikepoint_dailydvs": 0.16, "s
 
 
 def smoke_overrides(name: str) -> Dict[str, Any]:
-    """Overrides giving a tiny instance of variant ``name`` (same layers) for the registry smoke test."""
+    """Overrides giving a tiny instance of variant ``name`` (same layers, fewer points, groups and
+    steps) for the registry smoke test (convention in :mod:`eventar.models._registry`)."""
     return dict(n_points=32, n_groups=8, k=4, timesteps=2)
+
+
+def example_input(model: SpikePoint, batch_size: int = 2) -> torch.Tensor:
+    """Registry convention: a valid random input for ``model``, (batch_size, n_points, 3) in [0, 1)."""
+    return model.example_input(batch_size)
 
 
 def config_dict(model: SpikePoint) -> Dict[str, Any]:
