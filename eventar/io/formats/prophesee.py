@@ -5,7 +5,7 @@
   one TIME_HIGH period it keeps ``t`` monotonic instead of inventing a 4096 µs overflow (what
   expelliarmus 1.1 does).  eventar parses the ``%`` header itself (version, sensor size, camera)
   and streams faery's packets re-cut into chunks of the requested size.
-* **DAT** is decoded here, vectorised over a memory map: faery refuses Event2D (type 0) files such
+* **DAT** is decoded here in one compiled (numba) pass over a memory map: faery refuses Event2D (type 0) files such
   as N-CARS'.  Each record is ``uint32 t; uint32 data`` little-endian with ``x = data & 0x3FFF``,
   ``y = (data >> 14) & 0x3FFF`` and ``p = data >> 28``.  A backwards jump of more than 2^31 µs is a
   wrap of the 32-bit clock and is unfolded; any other step back is clamped to the running maximum
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
+from numba import njit
 
 from ...errors import FormatError
 from ...events import EVENT_DTYPE, Recording
@@ -222,43 +223,69 @@ def _dat_body(path: Path, start: int) -> np.ndarray:
     return np.memmap(path, dtype="<u4", mode="r", offset=start, shape=(n, 2))
 
 
-def _decode_dat(path: Path, rec: np.ndarray, first: int, data_start: int, width: int, height: int,
-                state: List[int]) -> np.ndarray:
-    """Decode records ``rec`` ((n, 2) uint32) whose first is record number ``first``.
+@njit(cache=True, nogil=True)
+def _decode_dat_records(rec, width, height, out, state):  # pragma: no cover - compiled
+    """Decode (n, 2) uint32 records (t, data) into ``out`` (EVENT_DTYPE) in one pass.
 
-    ``state = [t_high (wraps unfolded so far, in units of 2^32 µs), previous raw t, running max t]``
-    carries the clock across chunks.
+    ``state`` (int64[4]) = [wraps of the 32-bit clock so far, previous raw t (-1 = none),
+    running max t, number of clamped step-backs], updated in place so chunks chain.
+    Returns the index of the first record outside the sensor, or -1.
     """
-    t32 = rec[:, 0].astype(np.int64)
-    data = rec[:, 1]
+    wraps = state[0]
+    prev = state[1]
+    last = state[2]
+    clamped = state[3]
+    bad = -1
+    for i in range(rec.shape[0]):
+        raw = np.int64(rec[i, 0])
+        data = rec[i, 1]
+        x = data & 0x3FFF
+        y = (data >> 14) & 0x3FFF
+        if x >= width or y >= height:
+            bad = i
+            break
+        if prev >= 0 and prev - raw > 2147483648:
+            wraps += 1
+        prev = raw
+        t = raw + (wraps << 32)
+        if t < last:
+            t = last
+            clamped += 1
+        last = t
+        out[i].t = t
+        out[i].x = x
+        out[i].y = y
+        out[i].p = 1 if (data >> 28) != 0 else 0
+    state[0] = wraps
+    state[1] = prev
+    state[2] = last
+    state[3] = clamped
+    return bad
+
+
+def _dat_state() -> np.ndarray:
+    return np.array([0, -1, -(1 << 62), 0], np.int64)
+
+
+def _decode_dat(path: Path, rec: np.ndarray, first: int, data_start: int, width: int, height: int,
+                state: np.ndarray) -> np.ndarray:
+    """Decode records ``rec`` ((n, 2) uint32) whose first is record number ``first``; raises on a
+    coordinate outside the sensor (naming the event and its byte offset)."""
     out = np.empty(len(rec), EVENT_DTYPE)
     if len(rec) == 0:
         return out
-    x = data & 0x3FFF
-    y = (data >> 14) & 0x3FFF
-    bad = (x >= width) | (y >= height)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise FormatError(path, f"event {first + i}: (x, y) = ({x[i]}, {y[i]}) is outside the {width}x{height} sensor",
-                          data_start + 8 * (first + i))
-    prev = np.concatenate(([state[1]], t32[:-1]))
-    wraps = np.cumsum((prev - t32) > (1 << 31)) + state[0]
-    t = t32 + (wraps << 32)
-    t = np.maximum.accumulate(np.maximum(t, state[2]))
-    state[0] = int(wraps[-1])
-    state[1] = int(t32[-1])
-    state[2] = int(t[-1])
-    out["t"] = t
-    out["x"] = x
-    out["y"] = y
-    out["p"] = (data >> 28) != 0
+    bad = _decode_dat_records(rec, width, height, out, state)
+    if bad >= 0:
+        x, y = int(rec[bad, 1] & 0x3FFF), int((rec[bad, 1] >> 14) & 0x3FFF)
+        raise FormatError(path, f"event {first + bad}: (x, y) = ({x}, {y}) is outside the {width}x{height} sensor",
+                          data_start + 8 * (first + bad))
     return out
 
 
 def _dat_chunks(path: Path, chunk_events: int) -> Iterator[np.ndarray]:
     head, start = _dat_header(path)
     body = _dat_body(path, start)
-    state = [0, 0, -(1 << 62)]
+    state = _dat_state()
     for i in range(0, len(body), chunk_events):
         yield _decode_dat(path, np.asarray(body[i : i + chunk_events]), i, start, head.width, head.height, state)
 
@@ -266,8 +293,10 @@ def _dat_chunks(path: Path, chunk_events: int) -> Iterator[np.ndarray]:
 def _dat_read(path: Path) -> Recording:
     head, start = _dat_header(path)
     body = _dat_body(path, start)
-    ev = _decode_dat(path, np.asarray(body), 0, start, head.width, head.height, [0, 0, -(1 << 62)])
-    return Recording(ev, head.width, head.height, head.format, head.camera, 0, dict(head.meta))
+    state = _dat_state()
+    ev = _decode_dat(path, np.asarray(body), 0, start, head.width, head.height, state)
+    meta = dict(head.meta, n_clamped=int(state[3]))
+    return Recording(ev, head.width, head.height, head.format, head.camera, 0, meta)
 
 
 # ------------------------------------------------------------------------------------------ RAW
