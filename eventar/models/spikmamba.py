@@ -23,8 +23,6 @@ official gate and CPE quirks are ``act_proj_twice`` / ``official_cpe2`` (off by 
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import nn
 
@@ -33,7 +31,7 @@ from ..nn.attention import SpikeSLABlock, lif_over_frames, _spiking_lif, _check_
 from ..nn.mamba import MambaStack, official_drop_path_rates
 from ._registry import register_model
 
-__all__ = ["SpikMamba", "SpikingPatchEmbed3d", "count_parameters"]
+__all__ = ["SpikMamba", "SpikingPatchEmbed3d", "count_parameters", "example_input", "smoke_overrides"]
 
 
 class SpikingPatchEmbed3d(nn.Module):
@@ -134,16 +132,27 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def _example_input(model: SpikMamba, batch: int = 2) -> torch.Tensor:
-    """A random input for ``model``: (batch, T, C, H, W) count-like frames."""
+def example_input(model: SpikMamba, batch_size: int = 2) -> torch.Tensor:
+    """A random input for ``model``: (batch_size, T, C, H, W) Poisson event-count frames (mean 0.5)."""
     g = torch.Generator().manual_seed(0)
-    shape = (batch, model.frames, model.in_channels, model.img_size, model.img_size)
+    shape = (batch_size, model.frames, model.in_channels, model.img_size, model.img_size)
     return torch.poisson(torch.full(shape, 0.5), generator=g)
+
+
+def smoke_overrides(name: str) -> dict:
+    """Overrides shrinking variant ``name`` to a tiny model with the same layers (registry tests):
+    a 2×2 token grid, E = 16, 2 heads, d_state 4, 5 classes; T, patch size and depths unchanged."""
+    fn = _MODELS_BY_NAME[name]
+    patch = fn.defaults.get("patch_size", 8)
+    return dict(img_size=2 * patch, embed_dim=16, num_heads=2, d_state=4, num_classes=5)
 
 
 # --------------------------------------------------------------------------------------------
 # registered variants
 # --------------------------------------------------------------------------------------------
+
+_MODELS_BY_NAME: dict = {}
+
 
 def _variant(name: str, doc: str, **defaults):
     def build(**overrides):
@@ -151,6 +160,8 @@ def _variant(name: str, doc: str, **defaults):
 
     build.__name__ = build.__qualname__ = name
     build.__doc__ = doc
+    build.defaults = dict(defaults)
+    _MODELS_BY_NAME[name] = build
     register_model(build)
     globals()[name] = build
     return build
