@@ -79,7 +79,7 @@ def test_davis346_layout_and_non_dvs_words(tmp_path: Path):
         _davis_addr(345, 259, 0),
         0x80000000 | _davis_addr(3, 3, 0),  # APS sample: dropped
         0x80000C00,  # IMU word: dropped
-        _davis_addr(10, 20, 1) | 0x400,  # external input event: dropped
+        _davis_addr(10, 20, 0) | 0x400,  # external input event (bits 11-10 = 01): dropped
         _davis_addr(100, 200, 1),
     ]
     p.write_bytes(b"#!AER-DAT2.0\r\n# AEChip: eu.seebetter.ini.chips.davis.Davis346B\r\n" + _records(addr, range(6)))
