@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tracemalloc
 
 import h5py
@@ -216,3 +217,13 @@ def test_corrupt_or_foreign_h5_raise_format_error(tmp_path):
             g[k] = np.zeros(4 if k != "p" else 3, "u2")
     with pytest.raises(FormatError, match="one length"):
         read_events(wrong)
+
+
+def test_output_mode_follows_umask(tmp_path):
+    """The temporary file is created 0600; the final output must be readable like any new file."""
+    old = os.umask(0o022)
+    try:
+        write_h5(tmp_path / "m.h5", _rec(n=10))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.h5").stat().st_mode & 0o777 == 0o644
