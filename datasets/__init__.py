@@ -6,7 +6,17 @@ Events are :data:`eventar.events.EVENT_DTYPE` arrays (t in µs).
 """
 
 from ._base import EventDataset, default_root
+from .cache import CachedDataset, fingerprint
+from .folder import EventFolder
 from .synthetic import CLASSES as SYNTHETIC_CLASSES
 from .synthetic import SyntheticGestures
 
-__all__ = ["EventDataset", "default_root", "SyntheticGestures", "SYNTHETIC_CLASSES"]
+__all__ = [
+    "EventDataset",
+    "default_root",
+    "SyntheticGestures",
+    "SYNTHETIC_CLASSES",
+    "EventFolder",
+    "CachedDataset",
+    "fingerprint",
+]
