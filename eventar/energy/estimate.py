@@ -82,9 +82,25 @@ def _versions() -> dict:
     return out
 
 
+#: Input layouts of eventar's model families, by class name: (time axis of the input or None,
+#: dotted attribute holding T, or an int).  Shapes alone are ambiguous when B == T, so the
+#: families are listed here; other models may set a ``time_axis`` attribute (and ``T``).
+KNOWN_LAYOUTS = {
+    "SpikePoint": (None, "cfg.timesteps"),   # (B, N, 3) points, rate coding makes T inside
+    "SpikMamba": (1, "frames"),              # (B, T, C, H, W) frames
+    "EventTransAct": (None, 1),              # an ANN over (B, T, C, H, W) frames: one pass per sample
+}
+
+
+def _attr(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
 def _model_time_steps(model: nn.Module) -> Optional[int]:
-    for attr in ("T", "time_steps", "timesteps", "frames", "num_frames"):
-        v = getattr(model, attr, None)
+    for attr in ("T", "time_steps", "timesteps", "frames", "num_frames", "cfg.timesteps", "config.timesteps"):
+        v = _attr(model, attr)
         if isinstance(v, int) and not isinstance(v, bool) and v > 0:
             return v
     return None
@@ -93,8 +109,9 @@ def _model_time_steps(model: nn.Module) -> Optional[int]:
 def infer_time_axis(model: nn.Module, shape: tuple) -> tuple:
     """Guess where T is in an input of ``shape`` (used by ``time_axis="auto"``).
 
-    Rules, in order: the model's ``time_axis`` attribute; else, when the model states its number of
-    time steps (``T``, ``time_steps``, ``timesteps``, ``frames`` or ``num_frames``), the axis 0 or 1
+    Rules, in order: the model's ``time_axis`` attribute; the layout of a known eventar family
+    (:data:`KNOWN_LAYOUTS`); else, when the model states its number of time steps (``T``,
+    ``time_steps``, ``timesteps``, ``frames``, ``num_frames`` or ``cfg.timesteps``), the axis 0 or 1
     of that size (1 when both match: eventar's frame models are batch-first), or None when neither
     matches (the model makes its own time steps, e.g. rate coding inside SpikePoint); else 0 for a
     model with spiking neurons (SpikingJelly's multi-step ``(T, B, ...)``), None for an ANN.
@@ -104,6 +121,10 @@ def infer_time_axis(model: nn.Module, shape: tuple) -> tuple:
     """
     if hasattr(model, "time_axis"):
         return getattr(model, "time_axis"), _model_time_steps(model)
+    known = KNOWN_LAYOUTS.get(type(model).__name__)
+    if known is not None:
+        axis, steps = known
+        return axis, (steps if isinstance(steps, int) else _attr(model, steps))
     T = _model_time_steps(model)
     if T is not None:
         hits = [ax for ax in (0, 1) if len(shape) > ax and shape[ax] == T]
