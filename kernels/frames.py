@@ -1,0 +1,345 @@
+"""Event frames: per-slice, per-polarity event counts on the pixel grid, output (T, P, H, W).
+
+Slicing follows tonic 1.7 ``ToFrame`` exactly (:func:`slice_bounds` repeats its arithmetic,
+including its float edges and its integer bin width), so a slice is an index range
+``[start, end)`` into the time-sorted stream and slices may overlap.  Counting is then one pass:
+
+* :func:`to_frame_ref` – readable numpy reference (``np.add.at`` per slice);
+* :func:`to_frame_numba` – numba CPU kernel, one pass over each slice (single-threaded: see docs);
+* :func:`to_frame_cuda_batch` – numba.cuda kernel over a ragged batch (B streams concatenated plus
+  offsets), one launch, for the fixed-T modes (``n_time_bins`` / ``n_event_bins``).
+
+Counts are int32 (int64 when a stream has 2**31 events or more): they never wrap, unlike tonic's
+int16.  Polarity channel is ``p > 0`` (bool, {0, 1} and {-1, +1} encodings all work) and 0 for a
+one-polarity sensor.  Coordinates outside the sensor raise :class:`EventValidationError`.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Tuple
+
+import numba
+import numpy as np
+
+from eventar.errors import ConfigError, EventValidationError
+
+from . import _jit
+from ._arrays import full_like_device, launch_1d, to_host, zeros_like_device
+
+cuda = None  # numba.cuda, bound on first GPU use (never at import time)
+
+
+# --------------------------------------------------------------------------------------------
+# slicing (tonic's arithmetic)
+# --------------------------------------------------------------------------------------------
+
+
+def check_slicing(time_window=None, event_count=None, n_time_bins=None, n_event_bins=None, overlap=0.0,
+                  include_last=False) -> str:
+    """Validate a slicing spec; return the mode name ('time_window', 'event_count', 'n_time_bins', 'n_event_bins')."""
+    given = {k: v for k, v in (("time_window", time_window), ("event_count", event_count),
+                               ("n_time_bins", n_time_bins), ("n_event_bins", n_event_bins)) if v is not None}
+    if len(given) != 1:
+        raise ConfigError(
+            "frames: set exactly one of time_window, event_count, n_time_bins, n_event_bins "
+            f"(got {sorted(given) or 'none'})"
+        )
+    (mode, value), = given.items()
+    if not value > 0:
+        raise ConfigError(f"frames: {mode} = {value!r}, expected > 0")
+    if mode in ("n_time_bins", "n_event_bins"):
+        if int(value) != value:
+            raise ConfigError(f"frames: {mode} = {value!r}, expected an integer")
+        if not 0 <= overlap < 1:
+            raise ConfigError(f"frames: overlap = {overlap!r} is a fraction of a bin for {mode}; expected 0 <= overlap < 1")
+    else:
+        if include_last:
+            raise ConfigError(f"frames: include_last applies to n_time_bins / n_event_bins, not {mode} (use include_incomplete)")
+        if not value - overlap > 0:
+            raise ConfigError(f"frames: {mode} - overlap = {value - overlap!r}, expected > 0 (overlap is in {'µs' if mode == 'time_window' else 'events'})")
+    return mode
+
+
+def slice_bounds(t: np.ndarray, *, time_window=None, event_count=None, n_time_bins=None, n_event_bins=None,
+                 overlap=0.0, include_incomplete=False, start_time=None, end_time=None,
+                 include_last=False, search=None) -> Tuple[np.ndarray, np.ndarray]:
+    """Index ranges of tonic ``ToFrame``'s slices over one stream.
+
+    Args:
+        t: (N,) non-decreasing timestamps in µs (any integer or float dtype; a strided view is fine).
+        time_window / event_count / n_time_bins / n_event_bins: exactly one slicing mode, as tonic.
+        overlap: µs (time_window), events (event_count) or a fraction of a bin (the bin modes).
+        include_incomplete: keep the trailing partial slice (time_window / event_count), as tonic.
+        start_time, end_time: µs; slicing span for time_window (default first / last event).
+        include_last: bin modes only; the last slice runs to the end of the stream, so tonic's
+            dropped tail (always at least the last event for n_time_bins) is counted.
+        search: ``search(values) -> indices`` doing ``np.searchsorted(t, values, 'left')``; default
+            numpy's (the numba kernels pass a strided-safe binary search).
+    Returns:
+        (starts, ends): two (T,) int64 arrays, ``0 <= start <= end <= N``.
+    """
+    mode = check_slicing(time_window, event_count, n_time_bins, n_event_bins, overlap, include_last)
+    n = int(t.shape[0])
+    if search is None:
+        def search(v):
+            return np.searchsorted(t, v, side="left")
+
+    if mode == "time_window":
+        stride = time_window - overlap
+        t_start = t[0] if start_time is None else start_time
+        t_end = t[-1] if end_time is None else end_time
+        duration = t_end - t_start
+        rounding = np.ceil if include_incomplete else np.floor
+        n_slices = max(int(rounding((duration - time_window) / stride) + 1), 1)
+        ws = np.arange(n_slices) * stride + t_start
+        we = ws + time_window
+        starts, ends = search(ws), search(we)
+    elif mode == "event_count":
+        count = min(event_count, n)
+        stride = event_count - overlap
+        rounding = np.ceil if include_incomplete else np.floor
+        n_slices = int(rounding((n - count) / stride) + 1)
+        starts = (np.arange(n_slices) * stride).astype(np.int64)
+        ends = starts + count
+    elif mode == "n_time_bins":
+        window = (t[-1] - t[0]) // n_time_bins * (1 + overlap)
+        stride = window * (1 - overlap)
+        ws = np.arange(n_time_bins) * stride + t[0]
+        we = ws + window
+        starts, ends = search(ws), search(we)
+    else:  # n_event_bins
+        count = int(n // n_event_bins * (1 + overlap))
+        stride = int(count * (1 - overlap))
+        starts = np.arange(n_event_bins) * stride
+        ends = starts + count
+    starts = np.clip(np.asarray(starts, dtype=np.int64), 0, n)
+    ends = np.clip(np.asarray(ends, dtype=np.int64), 0, n)
+    ends = np.maximum(ends, starts)
+    if include_last and len(ends):
+        ends[-1] = n
+    return starts, ends
+
+
+def empty_frame_count(time_window=None, event_count=None, n_time_bins=None, n_event_bins=None, overlap=0.0,
+                      include_incomplete=False, start_time=None, end_time=None) -> int:
+    """Number of frames for an empty stream: T for the bin modes; for time_window the count implied
+    by start_time/end_time when both are given; otherwise 1 (tonic's choice)."""
+    if n_time_bins is not None:
+        return int(n_time_bins)
+    if n_event_bins is not None:
+        return int(n_event_bins)
+    if time_window is not None and start_time is not None and end_time is not None:
+        starts, _ = slice_bounds(np.zeros(0, np.int64), time_window=time_window, overlap=overlap,
+                                 include_incomplete=include_incomplete, start_time=start_time, end_time=end_time)
+        return len(starts)
+    return 1
+
+
+def count_dtype(n_events: int):
+    """Frame dtype that cannot overflow for a stream of ``n_events`` (a pixel count is <= N)."""
+    return np.int32 if n_events < 2**31 else np.int64
+
+
+# --------------------------------------------------------------------------------------------
+# reference
+# --------------------------------------------------------------------------------------------
+
+
+def to_frame_ref(x, y, p, starts, ends, sensor_size, dtype=None) -> np.ndarray:
+    """Readable reference: ``frames[i, ch, y, x] += 1`` for every event of slice i.
+
+    Args:
+        x, y, p: (N,) columns (x < W, y < H; p any dtype, channel = p > 0, or 0 when P == 1).
+        starts, ends: (T,) slice index ranges from :func:`slice_bounds`.
+        sensor_size: (W, H, P) with P in {1, 2}.
+        dtype: output dtype (default :func:`count_dtype`).
+    Returns:
+        (T, P, H, W) counts.
+    """
+    w, h, npol = (int(v) for v in sensor_size)
+    x = np.asarray(x).astype(np.int64)
+    y = np.asarray(y).astype(np.int64)
+    bad = (x < 0) | (x >= w) | (y < 0) | (y >= h)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise EventValidationError(f"event {i}: (x, y) = ({x[i]}, {y[i]}) is outside the {w}x{h} sensor")
+    ch = (np.asarray(p) > 0).astype(np.int64) if npol == 2 else np.zeros(len(x), np.int64)
+    frames = np.zeros((len(starts), npol, h, w), dtype=dtype or count_dtype(len(x)))
+    for i, (s, e) in enumerate(zip(starts, ends)):
+        np.add.at(frames[i], (ch[s:e], y[s:e], x[s:e]), 1)
+    return frames
+
+
+# --------------------------------------------------------------------------------------------
+# numba CPU
+# --------------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def searchsorted_left(t, values):
+    """(K,) indices ``np.searchsorted(t, values, 'left')`` on a possibly strided ``t``."""
+    out = np.empty(values.shape[0], np.int64)
+    for k in range(values.shape[0]):
+        out[k] = _jit.search_left(t, 0, t.shape[0], values[k])
+    return out
+
+
+@numba.njit(cache=True)
+def _frames_kernel(x, y, p, starts, ends, frames, two_pol):
+    w = frames.shape[3]
+    h = frames.shape[2]
+    bad = np.full(starts.shape[0], -1, np.int64)
+    for i in range(starts.shape[0]):
+        f = frames[i]
+        for j in range(starts[i], ends[i]):
+            xj = np.int64(x[j])
+            yj = np.int64(y[j])
+            if xj < 0 or xj >= w or yj < 0 or yj >= h:
+                if bad[i] < 0:
+                    bad[i] = j
+                continue
+            c = 1 if (two_pol and p[j] > 0) else 0
+            f[c, yj, xj] += 1
+    return bad
+
+
+def to_frame_numba(x, y, p, starts, ends, sensor_size, dtype=None) -> np.ndarray:
+    """numba CPU kernel, same contract and result as :func:`to_frame_ref`.
+
+    Reads the columns in place (strided field views of a structured array are fine, no copy).
+    """
+    w, h, npol = (int(v) for v in sensor_size)
+    frames = np.zeros((len(starts), npol, h, w), dtype=dtype or count_dtype(len(x)))
+    if len(starts) == 0:
+        return frames
+    bad = _frames_kernel(x, y, p, np.ascontiguousarray(starts, np.int64), np.ascontiguousarray(ends, np.int64),
+                         frames, npol == 2)
+    hit = bad[bad >= 0]
+    if hit.size:
+        i = int(hit.min())
+        raise EventValidationError(f"event {i}: (x, y) = ({x[i]}, {y[i]}) is outside the {w}x{h} sensor")
+    return frames
+
+
+# --------------------------------------------------------------------------------------------
+# numba.cuda, ragged batch
+# --------------------------------------------------------------------------------------------
+
+
+def bin_window(t0, t_last, n_events, k, n_bins, overlap, by_events):
+    """Slice k of one stream for the fixed-T modes, as tonic computes it (scalar; both targets).
+
+    Returns (lo, hi) as float64 time edges (by_events=False, searched later) or event counts
+    (by_events=True, already the indices relative to the stream start).
+    """
+    if by_events:
+        count = int((n_events // n_bins) * (1.0 + overlap))
+        stride = int(count * (1.0 - overlap))
+        return float(k * stride), float(k * stride + count)
+    window = float((t_last - t0) // n_bins) * (1.0 + overlap)
+    stride = window * (1.0 - overlap)
+    start = float(k) * stride + float(t0)
+    return start, start + window
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_kernels():
+    global cuda  # a module global: the CUDA simulator patches kernels' globals named like numba.cuda
+    cuda = _jit.cuda_module()
+    _, _, _, search_left, search_right = _jit.cuda_device_functions()
+    bin_window_dev = cuda.jit(device=True)(bin_window)
+
+    @cuda.jit
+    def bounds_kernel(t, offsets, n_bins, overlap, by_events, include_last, starts, ends):
+        gid = cuda.grid(1)
+        n_streams = offsets.shape[0] - 1
+        if gid >= n_streams * n_bins:
+            return
+        b = gid // n_bins
+        k = gid - b * n_bins
+        lo = offsets[b]
+        hi = offsets[b + 1]
+        n = hi - lo
+        if n == 0:
+            starts[b, k] = lo
+            ends[b, k] = lo
+            return
+        a, z = bin_window_dev(t[lo], t[hi - 1], n, k, n_bins, overlap, by_events)
+        if by_events:
+            s = lo + min(int(a), n)
+            e = lo + min(int(z), n)
+        else:
+            s = search_left(t, lo, hi, a)
+            e = search_left(t, lo, hi, z)
+        if e < s:
+            e = s
+        if include_last and k == n_bins - 1:
+            e = hi
+        starts[b, k] = s
+        ends[b, k] = e
+
+    @cuda.jit
+    def count_kernel(x, y, p, offsets, starts, ends, frames, two_pol, bad):
+        n_total = x.shape[0]
+        n_streams = offsets.shape[0] - 1
+        n_bins = frames.shape[1]
+        h = frames.shape[3]
+        w = frames.shape[4]
+        j = cuda.grid(1)
+        step = cuda.gridsize(1)
+        while j < n_total:
+            b = search_right(offsets, 0, n_streams + 1, j) - 1
+            xj = x[j]
+            yj = y[j]
+            if xj < 0 or xj >= w or yj < 0 or yj >= h:
+                cuda.atomic.min(bad, 0, j)
+            else:
+                c = 1 if (two_pol and p[j] > 0) else 0
+                for k in range(n_bins):
+                    if starts[b, k] <= j and j < ends[b, k]:
+                        cuda.atomic.add(frames, (b, k, c, yj, xj), 1)
+            j += step
+
+    return bounds_kernel, count_kernel
+
+
+def to_frame_cuda_batch(t, x, y, p, offsets, sensor_size, *, n_time_bins=None, n_event_bins=None, overlap=0.0,
+                        include_last=False, out=None):
+    """Frames of a ragged batch in two launches (slice bounds, then counting).
+
+    Args:
+        t, x, y, p: (N_total,) columns of B streams concatenated (torch CUDA tensors, numba device
+            arrays, or numpy arrays under the CUDA simulator); each stream sorted by t.
+        offsets: (B+1,) int64, stream b is ``[offsets[b], offsets[b+1])``.
+        sensor_size: (W, H, P).
+        n_time_bins / n_event_bins: exactly one (fixed T for every stream), tonic semantics.
+        overlap, include_last: as :func:`slice_bounds`.
+        out: optional zeroed int32 (B, T, P, H, W) array on the same device.
+    Returns:
+        (B, T, P, H, W) int32 counts (same array kind as ``out`` / the inputs).
+    """
+    mode = check_slicing(None, None, n_time_bins, n_event_bins, overlap, include_last)
+    bounds_kernel, count_kernel = _cuda_kernels()
+    n_bins = int(n_time_bins if mode == "n_time_bins" else n_event_bins)
+    w, h, npol = (int(v) for v in sensor_size)
+    n_streams = int(offsets.shape[0]) - 1
+    if out is None:
+        out = zeros_like_device(t, (n_streams, n_bins, npol, h, w), "int32")
+    starts = zeros_like_device(t, (n_streams, n_bins), "int64")
+    ends = zeros_like_device(t, (n_streams, n_bins), "int64")
+    no_bad = int(np.iinfo(np.int64).max)
+    bad = full_like_device(t, (1,), no_bad, "int64")
+    if n_streams == 0:
+        return out
+    blocks, threads = launch_1d(n_streams * n_bins)
+    bounds_kernel[blocks, threads](t, offsets, n_bins, float(overlap), mode == "n_event_bins", bool(include_last),
+                                   starts, ends)
+    n_total = int(x.shape[0])
+    if n_total:
+        blocks, threads = launch_1d(n_total)
+        count_kernel[blocks, threads](x, y, p, offsets, starts, ends, out, npol == 2, bad)
+    first_bad = int(to_host(bad)[0])
+    if first_bad != no_bad:
+        raise EventValidationError(f"event {first_bad} of the batch: (x, y) is outside the {w}x{h} sensor")
+    return out
