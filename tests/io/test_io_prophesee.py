@@ -222,3 +222,21 @@ def test_raw_without_size_or_version_is_refused(tmp_path):
     path.write_bytes(raw_bytes(np.zeros(4, "<u2"), ["% evt 2.1", "% geometry 4x4", "% end"]))
     with pytest.raises(EventarError, match="EVT 2.1"):
         read_events(path)
+
+
+def test_faery_record_copy_fast_and_generic_paths_agree():
+    from eventar.io.formats.prophesee import _fill
+
+    packed = np.zeros(4, dtype=[("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("on", "?")])
+    packed["t"] = [1, 2**40 + 5, 2**40 + 5, 2**50]
+    packed["x"] = [0, 65535, 3, 1279]
+    packed["y"] = [4, 5, 700, 719]
+    packed["on"] = [True, False, True, False]
+    padded = np.zeros(4, dtype=[("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("on", "?"), ("pad", "u1")])
+    for f in ("t", "x", "y", "on"):
+        padded[f] = packed[f]
+    want = make_events(packed["t"].astype(np.int64), packed["x"], packed["y"], packed["on"])
+    for src in (packed, padded):  # 13-byte records take the compiled path, others the field copy
+        out = np.zeros(6, EVENT_DTYPE)
+        _fill(src, out, 1)
+        assert np.array_equal(out[1:5], want) and out[0] == out[5]

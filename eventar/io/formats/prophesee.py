@@ -21,6 +21,7 @@ told raises :class:`~eventar.errors.FormatError` rather than guessing.
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -320,36 +321,65 @@ def _faery_packets(path: Path, version: str, size: Tuple[int, int], data_start: 
                                 f"binary data starts at byte {data_start}", data_start) from None
 
 
-def _to_events(packet: np.ndarray) -> np.ndarray:
-    out = np.empty(len(packet), EVENT_DTYPE)
-    out["t"] = packet["t"]
-    out["x"] = packet["x"]
-    out["y"] = packet["y"]
-    out["p"] = packet["on"]
-    return out
+_FAERY_LAYOUT = {"t": 0, "x": 8, "y": 10, "on": 12}
+
+
+@njit(cache=True, nogil=True)
+def _copy_faery_records(b, out, k0):  # pragma: no cover - compiled
+    """Copy faery's packed records (``b``: (n, 13) uint8 = t u8, x u2, y u2, on bool, little-endian)
+    into ``out[k0 : k0 + n]`` (EVENT_DTYPE) in one pass."""
+    for i in range(b.shape[0]):
+        t = np.int64(0)
+        for j in range(8):
+            t |= np.int64(b[i, j]) << (8 * j)
+        out[k0 + i].t = t
+        out[k0 + i].x = np.uint16(b[i, 8]) | (np.uint16(b[i, 9]) << 8)
+        out[k0 + i].y = np.uint16(b[i, 10]) | (np.uint16(b[i, 11]) << 8)
+        out[k0 + i].p = 1 if b[i, 12] else 0
+
+
+def _fill(packet: np.ndarray, out: np.ndarray, k0: int) -> None:
+    """Write faery's structured ``packet`` into ``out[k0 : k0 + len(packet)]``."""
+    dt = packet.dtype
+    fast = (dt.itemsize == 13 and packet.flags.c_contiguous and sys.byteorder == "little"
+            and all(name in dt.fields and dt.fields[name][1] == off for name, off in _FAERY_LAYOUT.items()))
+    if fast:
+        _copy_faery_records(packet.view(np.uint8).reshape(-1, 13), out, k0)
+        return
+    sl = out[k0 : k0 + len(packet)]
+    sl["t"] = packet["t"]
+    sl["x"] = packet["x"]
+    sl["y"] = packet["y"]
+    sl["p"] = packet["on"]
 
 
 def _raw_chunks(path: Path, chunk_events: int) -> Iterator[np.ndarray]:
     head, version, start = _raw_header(path)
-    pending: List[np.ndarray] = []
-    held = 0
+    buf = np.empty(chunk_events, EVENT_DTYPE)
+    k = 0
     for packet in _faery_packets(path, version, (head.width, head.height), start):
-        pending.append(packet)
-        held += len(packet)
-        while held >= chunk_events:
-            merged = np.concatenate(pending) if len(pending) > 1 else pending[0]
-            yield _to_events(merged[:chunk_events])
-            rest = merged[chunk_events:]
-            pending = [rest] if len(rest) else []
-            held = len(rest)
-    if held:
-        yield _to_events(np.concatenate(pending))
+        i = 0
+        while i < len(packet):
+            m = min(len(packet) - i, chunk_events - k)
+            _fill(packet[i : i + m], buf, k)
+            k += m
+            i += m
+            if k == chunk_events:
+                yield buf
+                buf = np.empty(chunk_events, EVENT_DTYPE)
+                k = 0
+    if k:
+        yield buf[:k]
 
 
 def _raw_read(path: Path) -> Recording:
     head, version, start = _raw_header(path)
     packets = list(_faery_packets(path, version, (head.width, head.height), start))
-    ev = _to_events(np.concatenate(packets)) if packets else np.zeros(0, EVENT_DTYPE)
+    ev = np.empty(sum(len(p) for p in packets), EVENT_DTYPE)
+    k = 0
+    for p in packets:  # one pass from faery's packets into the output: no intermediate concatenation
+        _fill(p, ev, k)
+        k += len(p)
     return Recording(ev, head.width, head.height, head.format, head.camera, 0, dict(head.meta))
 
 
