@@ -6,6 +6,7 @@ Events are :data:`eventar.events.EVENT_DTYPE` arrays (t in µs).
 """
 
 from ._base import EventDataset, default_root
+from ._archive import extract_archive
 from .cache import CachedDataset, fingerprint
 from .folder import EventFolder
 from .synthetic import CLASSES as SYNTHETIC_CLASSES
@@ -19,4 +20,5 @@ __all__ = [
     "EventFolder",
     "CachedDataset",
     "fingerprint",
+    "extract_archive",
 ]
