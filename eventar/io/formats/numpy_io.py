@@ -73,7 +73,10 @@ class _Stream:
             out = np.asarray(self._src[self._pos: self._pos + rows])
         else:
             nbytes = rows * self.row_items * self.dtype.itemsize
-            raw = self._src.read(nbytes)
+            try:
+                raw = self._src.read(nbytes)
+            except Exception as e:  # zlib.error, BadZipFile (CRC), EOFError from a damaged .npz member
+                raise FormatError(self.path, f"cannot read array data: {type(e).__name__}: {e}", self._offset) from None
             if len(raw) != nbytes:
                 raise FormatError(self.path, f"array data ends early: expected {nbytes} more bytes, got {len(raw)}",
                                   self._offset)
@@ -94,8 +97,10 @@ def _read_npy_header(path: Path, f, limit: int) -> Tuple[np.dtype, tuple, bool]:
             shape, fortran, dtype = fmt.read_array_header_2_0(f)
         else:
             raise ValueError(f"npy format version {version} (eventar reads 1.0 and 2.0)")
-    except (ValueError, SyntaxError, TypeError, OverflowError, EOFError) as e:
-        raise FormatError(path, f"invalid .npy header: {e}", 0) from None
+    except FormatError:
+        raise
+    except Exception as e:  # numpy parses the header with ast/tokenize; zip members may fail to inflate
+        raise FormatError(path, f"invalid .npy header: {type(e).__name__}: {e}", 0) from None
     if dtype.hasobject:
         raise FormatError(path, f"array dtype {dtype} holds Python objects; eventar reads numeric arrays only", 0)
     need = int(np.prod(shape, dtype=object)) * dtype.itemsize if shape else dtype.itemsize
@@ -121,8 +126,8 @@ def _open_npz(path: Path) -> Tuple[Dict[str, _Stream], Dict[str, np.ndarray]]:
     """Streams for the event arrays of a .npz and the small metadata arrays loaded whole."""
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise FormatError(path, f"not a readable .npz (zip) archive: {e}", 0) from None
+    except Exception as e:
+        raise FormatError(path, f"not a readable .npz (zip) archive: {type(e).__name__}: {e}", 0) from None
     streams: Dict[str, _Stream] = {}
     small: Dict[str, np.ndarray] = {}
     try:
@@ -137,9 +142,9 @@ def _open_npz(path: Path) -> Tuple[Dict[str, _Stream], Dict[str, np.ndarray]]:
                 small[key] = st.read(st.n) if shape else np.frombuffer(f.read(dtype.itemsize), dtype=dtype)
             else:
                 streams[key] = st
-    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as e:
-        if isinstance(e, FormatError):
-            raise
+    except FormatError:
+        raise
+    except Exception as e:  # BadZipFile, zlib.error, EOFError, NotImplementedError (unknown compression) ...
         raise FormatError(path, f"corrupt .npz member: {type(e).__name__}: {e}") from None
     return streams, small
 
