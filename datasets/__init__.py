@@ -8,6 +8,7 @@ Events are :data:`eventar.events.EVENT_DTYPE` arrays (t in µs).
 from ._base import EventDataset, default_root
 from ._archive import extract_archive
 from .cache import CachedDataset, fingerprint
+from .dvsgesture import DVSGesture
 from .folder import EventFolder
 from .synthetic import CLASSES as SYNTHETIC_CLASSES
 from .synthetic import SyntheticGestures
@@ -21,4 +22,5 @@ __all__ = [
     "CachedDataset",
     "fingerprint",
     "extract_archive",
+    "DVSGesture",
 ]
