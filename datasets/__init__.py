@@ -9,6 +9,7 @@ from ._base import EventDataset, default_root
 from ._archive import extract_archive
 from .cache import CachedDataset, fingerprint
 from .dvsgesture import DVSGesture
+from .hardvs import HARDVS
 from .folder import EventFolder
 from .synthetic import CLASSES as SYNTHETIC_CLASSES
 from .synthetic import SyntheticGestures
@@ -23,4 +24,5 @@ __all__ = [
     "fingerprint",
     "extract_archive",
     "DVSGesture",
+    "HARDVS",
 ]
