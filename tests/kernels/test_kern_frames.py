@@ -1,0 +1,201 @@
+"""Frames: exact parity with tonic 1.7 ToFrame, the deliberate differences, reference == numba."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tonic
+from _kern_streams import TONIC_DTYPE, random_stream, streams
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from eventar.errors import ConfigError, EventarError, EventValidationError
+from eventar.events import make_events
+from eventar.kernels import frames as F
+from eventar.kernels import to_frame
+from eventar.transforms import ToFrame
+
+W, H = 32, 24
+SENSOR = (W, H, 2)
+
+SLICINGS = [
+    dict(n_time_bins=1),
+    dict(n_time_bins=7),
+    dict(n_time_bins=16, overlap=0.5),
+    dict(n_time_bins=5, overlap=0.1),
+    dict(n_event_bins=6),
+    dict(n_event_bins=4, overlap=0.25),
+    dict(event_count=97),
+    dict(event_count=97, overlap=13, include_incomplete=True),
+    dict(event_count=5000),
+    dict(time_window=7_000),
+    dict(time_window=7_000, overlap=2_500, include_incomplete=True),
+    dict(time_window=33_333, start_time=-5_000, end_time=130_000),
+    dict(time_window=10_000, include_incomplete=True, start_time=20_000),
+    dict(time_window=250_000),
+]
+
+
+def tonic_frames(ev, sensor=SENSOR, **kw):
+    return tonic.transforms.ToFrame(sensor_size=sensor, **kw)(ev.copy())
+
+
+@pytest.mark.parametrize("kw", SLICINGS, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()))
+def test_frames_equal_tonic_over_parameter_grid(kw):
+    ev = random_stream(3000, W, H, seed=1)
+    ref = tonic_frames(ev, **kw)
+    ours = ToFrame(sensor_size=SENSOR, **kw)(ev)
+    assert ours.shape == ref.shape
+    assert ours.dtype == np.int32
+    np.testing.assert_array_equal(ours, ref)
+
+
+@pytest.mark.parametrize("kw", SLICINGS[:8], ids=str)
+def test_reference_and_numba_kernels_agree(kw):
+    ev = random_stream(2000, W, H, seed=2)
+    a = to_frame(ev["t"], ev["x"], ev["y"], ev["p"], SENSOR, backend="ref", **kw)
+    b = to_frame(ev["t"], ev["x"], ev["y"], ev["p"], SENSOR, backend="numba", **kw)
+    np.testing.assert_array_equal(a, b)
+
+
+bin_slicing = st.one_of(
+    st.builds(dict, n_time_bins=st.integers(1, 9), overlap=st.sampled_from([0, 0.25, 0.5])),
+    st.builds(dict, n_event_bins=st.integers(1, 9), overlap=st.sampled_from([0, 0.3])),
+    st.builds(dict, event_count=st.integers(1, 30), include_incomplete=st.booleans()),
+    st.builds(dict, time_window=st.sampled_from([2, 10, 1000, 20_000]), include_incomplete=st.booleans()),
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ev=streams(min_events=1), kw=bin_slicing)
+def test_frames_equal_tonic_on_generated_streams(ev, kw):
+    """Single events, ties, long gaps and events exactly on edges (integer bins of 1 µs)."""
+    assume((ev["t"][-1] - ev["t"][0]) / kw.get("time_window", 1e9) < 2000)  # keep tonic's per-slice loop short
+    ref = tonic_frames(ev, sensor=(6, 5, 2), **kw)
+    ours = ToFrame(sensor_size=(6, 5, 2), **kw)(ev)
+    np.testing.assert_array_equal(ours, ref)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ev=streams(min_events=1), n=st.integers(1, 9), overlap=st.sampled_from([0, 0.5]))
+def test_include_last_counts_every_event_and_only_changes_the_last_frame(ev, n, overlap):
+    plain = ToFrame(sensor_size=(6, 5, 2), n_time_bins=n, overlap=overlap)(ev)
+    full = ToFrame(sensor_size=(6, 5, 2), n_time_bins=n, overlap=overlap, include_last=True)(ev)
+    np.testing.assert_array_equal(full[:-1], plain[:-1])
+    assert (full[-1] >= plain[-1]).all()
+    if overlap == 0:  # disjoint bins: every event is counted exactly once
+        assert full.sum() == len(ev)
+
+
+def test_tonic_drops_the_last_event_and_include_last_keeps_it():
+    ev = make_events(np.arange(32), np.zeros(32), np.zeros(32), np.ones(32))
+    ref = tonic_frames(ev, n_time_bins=16)
+    assert ref.sum() == 16  # tw = 1: tonic keeps t = 0..15 only, half the events
+    assert ToFrame(SENSOR, n_time_bins=16)(ev).sum() == 16
+    assert ToFrame(SENSOR, n_time_bins=16, include_last=True)(ev).sum() == 32
+    ev = random_stream(1000, W, H, seed=3)
+    assert tonic_frames(ev, n_event_bins=7).sum() == 1000 - 1000 % 7
+    assert ToFrame(SENSOR, n_event_bins=7, include_last=True)(ev).sum() == 1000
+
+
+def test_no_int16_wrap_where_tonic_wraps():
+    n = 40_000
+    ev = make_events(np.arange(n), np.full(n, 3), np.full(n, 4), np.ones(n))
+    ref = tonic_frames(ev, n_event_bins=1)
+    assert ref[0, 1, 4, 3] == n - 65_536  # tonic's int16 wraps to -25,536
+    ours = ToFrame(SENSOR, n_event_bins=1)(ev)
+    assert ours[0, 1, 4, 3] == n and ours.dtype == np.int32
+
+
+@pytest.mark.parametrize("kw, n_frames", [(dict(n_time_bins=5), 5), (dict(n_event_bins=3), 3),
+                                          (dict(time_window=1000), 1), (dict(event_count=10), 1),
+                                          (dict(time_window=1000, start_time=0, end_time=5000), 5)])
+def test_empty_input_has_the_normal_shape(kw, n_frames):
+    empty = np.zeros(0, TONIC_DTYPE)
+    ours = ToFrame(sensor_size=(W, H, 2), **kw)(empty)
+    assert ours.shape == (n_frames, 2, H, W) and not ours.any()
+    if "start_time" not in kw:
+        assert tonic_frames(empty, sensor=(W, H, 2), **kw).shape == (n_frames, 2, W, H)  # tonic swaps H and W
+
+
+def test_one_polarity_sensor_does_not_modify_the_input():
+    ev = random_stream(500, W, H, seed=4)
+    ev["p"] = True
+    before = ev.copy()
+    ours = ToFrame(sensor_size=(W, H, 1), n_time_bins=4)(ev)
+    np.testing.assert_array_equal(ev, before)
+    ref = tonic.transforms.ToFrame(sensor_size=(W, H, 1), n_time_bins=4)(ev)  # tonic zeroes p in place
+    assert not ev["p"].any()
+    np.testing.assert_array_equal(ours, ref)
+    two = random_stream(50, W, H, seed=5)
+    with pytest.raises(EventValidationError, match="one polarity"):
+        ToFrame(sensor_size=(W, H, 1), n_time_bins=2)(two)
+
+
+def test_eventar_and_tonic_dtypes_give_the_same_frames_and_inputs_stay_untouched():
+    ev = random_stream(2000, W, H, seed=6)
+    mine = make_events(ev["t"], ev["x"], ev["y"], ev["p"])
+    snap = mine.copy()
+    a = ToFrame(SENSOR, n_time_bins=9)(mine)
+    b = ToFrame(SENSOR, n_time_bins=9)(ev)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(mine, snap)
+
+
+def test_usable_inside_tonic_compose_and_sensor_inference():
+    ev = random_stream(800, W, H, seed=7)
+    out = tonic.transforms.Compose([tonic.transforms.Denoise(filter_time=10_000), ToFrame(SENSOR, n_time_bins=3)])(ev)
+    assert out.shape == (3, 2, H, W)
+    inferred = ToFrame(None, n_time_bins=3)(ev)
+    np.testing.assert_array_equal(inferred, tonic.transforms.ToFrame(sensor_size=None, n_time_bins=3)(ev.copy()))
+    assert {ToFrame(SENSOR, n_time_bins=3)} == {ToFrame(SENSOR, n_time_bins=3)}  # frozen, hashable
+
+
+def test_bad_inputs_raise_eventar_errors():
+    ev = random_stream(100, W, H, seed=8)
+    with pytest.raises(ConfigError, match="exactly one"):
+        ToFrame(SENSOR)(ev)
+    with pytest.raises(ConfigError, match="exactly one"):
+        ToFrame(SENSOR, n_time_bins=2, time_window=10)(ev)
+    with pytest.raises(ConfigError, match="overlap"):
+        ToFrame(SENSOR, n_time_bins=2, overlap=1.5)(ev)
+    with pytest.raises(ConfigError, match="include_last"):
+        ToFrame(SENSOR, time_window=100, include_last=True)(ev)
+    with pytest.raises(ConfigError, match="time_window - overlap"):
+        ToFrame(SENSOR, time_window=100, overlap=100)(ev)
+    bad = ev.copy()
+    bad["x"][37] = W
+    for backend in ("ref", "numba"):
+        with pytest.raises(EventValidationError, match=r"event 37: \(x, y\) = \(32, "):
+            to_frame(bad["t"], bad["x"], bad["y"], bad["p"], SENSOR, n_time_bins=3, backend=backend)
+    with pytest.raises(EventValidationError, match="missing"):
+        ToFrame(SENSOR, n_time_bins=2)(np.zeros(3, [("t", "<i8"), ("x", "<i2")]))
+    assert issubclass(EventValidationError, EventarError) and issubclass(EventarError, ValueError)
+
+
+def test_slice_bounds_match_tonic_slicers():
+    ev = random_stream(1500, W, H, seed=9)
+    for kw in SLICINGS:
+        starts, ends = F.slice_bounds(ev["t"], **kw)
+        if "n_time_bins" in kw:
+            meta = tonic.slicers.SliceByTimeBins(bin_count=kw["n_time_bins"], overlap=kw.get("overlap", 0)).get_slice_metadata(ev, 0)
+        elif "n_event_bins" in kw:
+            meta = tonic.slicers.SliceByEventBins(bin_count=kw["n_event_bins"], overlap=kw.get("overlap", 0)).get_slice_metadata(ev, 0)
+        elif "event_count" in kw:
+            meta = tonic.slicers.SliceByEventCount(**kw).get_slice_metadata(ev, 0)
+        else:
+            meta = tonic.slicers.SliceByTime(**kw).get_slice_metadata(ev, 0)
+        got = [len(ev[s:e]) for s, e in zip(starts, ends)]
+        want = [len(ev[s:e]) for s, e in meta]
+        assert got == want, kw
+
+
+def test_events_exactly_on_window_edges_go_to_the_later_window():
+    t = np.array([0, 10, 10, 20, 29, 30, 40])
+    ev = make_events(t, np.arange(7) % W, np.zeros(7), np.ones(7))
+    ref = tonic_frames(ev, time_window=10, include_incomplete=True)
+    ours = ToFrame(SENSOR, time_window=10, include_incomplete=True)(ev)
+    np.testing.assert_array_equal(ours, ref)
+    # [0,10) [10,20) [20,30) [30,40): a duration of exactly 4 windows gives 4 slices, so tonic (and
+    # eventar, for parity) leaves the event at t = 40 out even with include_incomplete
+    assert ours.sum(axis=(1, 2, 3)).tolist() == [1, 2, 2, 1]

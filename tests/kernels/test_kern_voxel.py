@@ -1,0 +1,118 @@
+"""Voxel grids: bit-exact parity with tonic 1.7 ToVoxelGrid where tonic is right, and the fixes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tonic
+from _kern_streams import TONIC_DTYPE, TONIC_INT8_P, random_stream, streams
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eventar.errors import ConfigError, EventValidationError
+from eventar.events import make_events
+from eventar.kernels import to_voxel_grid
+from eventar.kernels import voxel as V
+from eventar.transforms import ToVoxelGrid
+
+W, H = 32, 24
+SENSOR = (W, H, 2)
+
+
+def tonic_voxel(ev, n, sensor=SENSOR):
+    return tonic.transforms.ToVoxelGrid(sensor_size=sensor, n_time_bins=n)(ev)
+
+
+@pytest.mark.parametrize("n_bins", [1, 2, 5, 16, 33])
+@pytest.mark.parametrize("n_events", [2, 7, 3000])
+def test_voxel_bit_identical_to_tonic_with_int8_polarity(n_bins, n_events):
+    ev = random_stream(n_events, W, H, seed=n_events + n_bins, dtype=TONIC_INT8_P)
+    ref = tonic_voxel(ev, n_bins)
+    ours = ToVoxelGrid(SENSOR, n_bins)(ev)
+    assert ours.shape == ref.shape == (n_bins, 1, H, W) and ours.dtype == np.float64
+    np.testing.assert_array_equal(ours, ref)
+
+
+@settings(max_examples=80, deadline=None)
+@given(ev=streams(min_events=2, dtype=TONIC_INT8_P), n_bins=st.integers(1, 8))
+def test_voxel_equal_to_tonic_on_generated_streams(ev, n_bins):
+    if ev["t"][-1] == ev["t"][0]:
+        return  # tonic divides by zero there: covered by the explicit difference test
+    np.testing.assert_array_equal(ToVoxelGrid((6, 5, 2), n_bins)(ev), tonic_voxel(ev, n_bins, (6, 5, 2)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(ev=streams(min_events=0), n_bins=st.integers(1, 6), per_pol=st.booleans(), shuffle=st.booleans())
+def test_numba_kernel_equals_reference_bitwise_even_unsorted(ev, n_bins, per_pol, shuffle):
+    if shuffle and len(ev) > 1:
+        ev = ev[np.random.default_rng(len(ev)).permutation(len(ev))]  # exercises the unsorted fallback
+    a = to_voxel_grid(ev["t"], ev["x"], ev["y"], ev["p"], (6, 5, 2), n_bins, per_polarity=per_pol, backend="ref")
+    b = to_voxel_grid(ev["t"], ev["x"], ev["y"], ev["p"], (6, 5, 2), n_bins, per_polarity=per_pol, backend="numba")
+    np.testing.assert_array_equal(a, b)
+
+
+def test_bool_polarity_is_signed_correctly_where_tonic_loses_it():
+    ev = np.zeros(2, TONIC_DTYPE)
+    ev["t"] = [0, 10]
+    ev["p"] = False  # two OFF events on pixel (0, 0)
+    assert tonic_voxel(ev, 2)[:, 0, 0, 0].tolist() == [1.0, 0.0]  # tonic: OFF counted as +1
+    assert ToVoxelGrid(SENSOR, 2)(ev)[:, 0, 0, 0].tolist() == [-1.0, 0.0]
+    as_int8 = ev.astype(TONIC_INT8_P)
+    np.testing.assert_array_equal(ToVoxelGrid(SENSOR, 2)(ev), tonic_voxel(as_int8, 2))
+    mine = make_events(ev["t"], ev["x"], ev["y"], ev["p"])  # uint8 p: tonic raises OverflowError
+    np.testing.assert_array_equal(ToVoxelGrid(SENSOR, 2)(mine), tonic_voxel(as_int8, 2))
+
+
+def test_equal_timestamps_put_unit_weight_in_the_first_bin():
+    ev = make_events([5, 5, 5], [1, 1, 2], [0, 0, 3], [1, 0, 1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ref = tonic_voxel(ev.astype(TONIC_INT8_P), 3)
+    assert np.isnan(ref).sum() > 0  # tonic: 0 / 0 -> NaN in the grid
+    ours = ToVoxelGrid(SENSOR, 3)(ev)
+    assert np.isfinite(ours).all()
+    assert ours[0, 0, 0, 1] == 0.0 and ours[0, 0, 3, 2] == 1.0 and ours[1:].sum() == 0
+
+
+def test_weights_follow_the_bilinear_formula_and_the_last_event_is_dropped():
+    ev = make_events([0, 25, 100], [0, 1, 2], [0, 0, 0], [1, 1, 0])
+    g = ToVoxelGrid(SENSOR, 4)(ev)[:, 0, 0, :3]
+    # ts = 4 * t / 100 -> 0, 1, 4: event 0 all in bin 0, event 1 all in bin 1, event 2 (ts = 4) dropped
+    np.testing.assert_array_equal(g, [[1, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 0]])
+    ev = make_events([0, 30, 100], [0, 0, 0], [0, 0, 0], [1, 1, 1])
+    g = ToVoxelGrid(SENSOR, 4)(ev)[:, 0, 0, 0]
+    np.testing.assert_allclose(g, [1.0, 0.8, 0.2, 0.0])  # ts = 1.2 -> 0.8 to bin 1, 0.2 to bin 2
+
+
+def test_two_channel_variant_splits_polarities_with_unsigned_weights():
+    ev = random_stream(2000, W, H, seed=11, dtype=TONIC_INT8_P)
+    signed = ToVoxelGrid(SENSOR, 6)(ev)
+    two = ToVoxelGrid(SENSOR, 6, per_polarity=True)(ev)
+    assert two.shape == (6, 2, H, W) and (two >= 0).all()
+    np.testing.assert_allclose(two[:, 1] - two[:, 0], signed[:, 0], atol=1e-12)
+    # each channel is the signed grid of that polarity's events alone, timed on the whole stream
+    only_on = ev.copy()
+    only_on["p"] = np.where(ev["p"] > 0, 1, 0)
+    on_weights = V.to_voxel_ref(ev["t"], ev["x"], ev["y"], np.ones(len(ev)), SENSOR, 6)[:, 0]
+    off_weights = on_weights - V.to_voxel_ref(ev["t"], ev["x"], ev["y"], only_on["p"], SENSOR, 6)[:, 0]
+    np.testing.assert_allclose(two[:, 0], off_weights / 2, atol=1e-9)
+    np.testing.assert_allclose(two[:, 1], on_weights - off_weights / 2, atol=1e-9)
+
+
+def test_input_is_not_modified_and_empty_input_gives_zeros():
+    ev = random_stream(300, W, H, seed=12, dtype=TONIC_INT8_P)
+    snap = ev.copy()
+    ToVoxelGrid(SENSOR, 4)(ev)
+    np.testing.assert_array_equal(ev, snap)
+    empty = ToVoxelGrid(SENSOR, 4)(np.zeros(0, TONIC_DTYPE))
+    assert empty.shape == (4, 1, H, W) and not empty.any()
+
+
+def test_bad_inputs_raise_eventar_errors():
+    ev = random_stream(50, W, H, seed=13)
+    with pytest.raises(ConfigError, match="n_time_bins"):
+        ToVoxelGrid(SENSOR, 0)(ev)
+    bad = ev.copy()
+    bad["y"][9] = H + 3
+    for backend in ("ref", "numba"):
+        with pytest.raises(EventValidationError, match="event 9"):
+            to_voxel_grid(bad["t"], bad["x"], bad["y"], bad["p"], SENSOR, 3, backend=backend)
