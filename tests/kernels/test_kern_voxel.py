@@ -65,9 +65,8 @@ def test_bool_polarity_is_signed_correctly_where_tonic_loses_it():
 
 def test_equal_timestamps_put_unit_weight_in_the_first_bin():
     ev = make_events([5, 5, 5], [1, 1, 2], [0, 0, 3], [1, 0, 1])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ref = tonic_voxel(ev.astype(TONIC_INT8_P), 3)
-    assert np.isnan(ref).sum() > 0  # tonic: 0 / 0 -> NaN in the grid
+    # tonic computes ts = 0 / 0 here and casts NaN to int: its output is undefined (NaN in some
+    # runs, silently zero in others), so only eventar's defined answer is asserted
     ours = ToVoxelGrid(SENSOR, 3)(ev)
     assert np.isfinite(ours).all()
     assert ours[0, 0, 0, 1] == 0.0 and ours[0, 0, 3, 2] == 1.0 and ours[1:].sum() == 0
