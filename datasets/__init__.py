@@ -8,6 +8,7 @@ Events are :data:`eventar.events.EVENT_DTYPE` arrays (t in µs).
 from ._base import EventDataset, default_root
 from ._archive import extract_archive
 from .cache import CachedDataset, fingerprint
+from .dailydvs200 import DailyDVS200
 from .dvsgesture import DVSGesture
 from .hardvs import HARDVS
 from .folder import EventFolder
@@ -25,4 +26,5 @@ __all__ = [
     "extract_archive",
     "DVSGesture",
     "HARDVS",
+    "DailyDVS200",
 ]
