@@ -111,7 +111,7 @@ def _decode(path: Path, info: Dict, chunk_records: int) -> Iterator[tuple]:
     for r0 in range(0, n, chunk_records):
         r1 = min(n, r0 + chunk_records)
         out = np.empty(r1 - r0, dtype=EVENT_DTYPE)
-        k = dec.decode_aedat2(body[8 * r0: 8 * r1], info["layout"], info["width"], info["height"], out, state)
+        k = dec.decode_aedat2(body[8 * r0: 8 * r1].view(np.uint32), info["layout"], info["width"], info["height"], out, state)
         if state[dec.S_BAD] >= 0:
             rec = r0 + int(state[dec.S_BAD])
             raw = int.from_bytes(bytes(body[8 * rec: 8 * rec + 4]), "big")

@@ -248,12 +248,24 @@ class _Layout:
                 cols = {k: self.streams[v].read(m) for k, v in self.fields.items()}
             elif self.kind == "struct":
                 blk = self.streams[self.key].read(m)
+                if blk.dtype == EVENT_DTYPE:  # eventar's own layout: one copy plus a polarity check
+                    yield _checked_copy(self.path, blk, done)
+                    done += m
+                    continue
                 cols = {k: blk[v] for k, v in self.fields.items()}
             else:
                 blk = self.streams[self.key].read(m)
                 cols = {c: blk[:, i] for i, c in enumerate(self.columns)}
             yield _to_events(self.path, cols, t_unit, done)
             done += m
+
+
+def _checked_copy(path: Path, blk: np.ndarray, first: int) -> np.ndarray:
+    out = np.array(blk, dtype=EVENT_DTYPE, copy=True)
+    if len(out) and int(out["p"].max()) > 1:
+        i = int(np.argmax(out["p"] > 1))
+        raise FormatError(path, f"event {first + i}: p = {out['p'][i]}; expected polarity 0/1")
+    return out
 
 
 def _to_events(path: Path, cols: Dict[str, np.ndarray], t_unit: str, first: int) -> np.ndarray:
@@ -275,6 +287,9 @@ def _to_events(path: Path, cols: Dict[str, np.ndarray], t_unit: str, first: int)
         c = cols[f]
         if c.dtype.kind not in "iubf":
             raise FormatError(path, f"{f} column has dtype {c.dtype}; expected integers")
+        if c.dtype.kind in "ub" and c.dtype.itemsize <= 2:
+            out[f] = c  # always a valid pixel index
+            continue
         if c.size and (c.min() < 0 or c.max() > 65535 or (c.dtype.kind == "f" and (np.rint(c) != c).any())):
             bad = (c < 0) | (c > 65535) | ((np.rint(c) != c) if c.dtype.kind == "f" else False)
             i = int(np.argmax(bad))
@@ -285,9 +300,14 @@ def _to_events(path: Path, cols: Dict[str, np.ndarray], t_unit: str, first: int)
         if p.dtype.kind == "b":
             out["p"] = p
         else:
-            neg = (p < 0).any()
-            ok = np.isin(p, (-1, 1)) if neg else np.isin(p, (0, 1))
-            if not ok.all():
+            lo, hi = p.min(), p.max()
+            if lo >= 0 and hi <= 1:
+                ok = None  # 0/1 (also covers float 0.0/1.0 only if integral; checked below)
+                if p.dtype.kind == "f" and (np.rint(p) != p).any():
+                    ok = (p == 0) | (p == 1)
+            else:
+                ok = (p == -1) | (p == 1)
+            if ok is not None and not ok.all():
                 i = int(np.argmax(~ok))
                 raise FormatError(path, f"event {first + i}: p = {p[i]}; expected polarity 0/1 or -1/1")
             out["p"] = p > 0
