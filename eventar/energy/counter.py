@@ -135,7 +135,8 @@ def register_op_cost(target: Any, counter: Callable[..., OpCount], name: Optiona
     Args:
         target: an ``nn.Module`` subclass (every instance is hooked; ``args`` are the forward's
             positional inputs) or a plain Python function (replaced, for the duration of the count,
-            in every loaded module whose namespace holds it).
+            in its defining module and in every module defining one of the model's classes, wherever
+            their namespace holds it by any name).
         counter: ``(args: tuple, kwargs: dict, out) -> OpCount``.
         name: the op name shown in the report (default: the target's ``__name__``).
     Raises:
@@ -169,14 +170,23 @@ def classify(x: torch.Tensor) -> Tuple[str, int, float]:
     Args:
         x: any-shape tensor.
     Returns:
-        ``(kind, nnz, abs_sum)``: kind in {binary, integer, real}; number of non-zeros; Σ|x|.
+        ``(kind, nnz, abs_sum)``: kind in {binary, integer, real}; number of non-zeros; Σ|x| (0 for real
+        tensors, whose price does not use it).
     """
     if x.dtype == torch.bool:
         nnz = int(x.count_nonzero())
         return BINARY, nnz, float(nnz)
-    nz = x != 0
-    nnz = int(nz.sum())
-    if torch.equal(nz, x == 1):
+    if x.is_floating_point() and x.numel() > 0:
+        # fast path for real-valued activations: a sample with a fractional value that is not one
+        # common constant rules out binary / scaled-binary / integer without a full pass
+        head = (x.reshape(-1) if x.is_contiguous() else x.flatten())[:1024]
+        frac = head != torch.round(head)
+        if bool(frac.any()):
+            nzh = head[head != 0]
+            if bool((nzh != nzh[0]).any()):
+                return REAL, int(torch.count_nonzero(x)), 0.0
+    nnz = int(torch.count_nonzero(x))
+    if nnz == int(torch.count_nonzero(x == 1)):
         return BINARY, nnz, float(nnz)
     if nnz and x.is_floating_point():
         # spikes times one constant (e.g. attention's 1/sqrt(d) applied to Q and K): the constant folds
@@ -184,11 +194,11 @@ def classify(x: torch.Tensor) -> Tuple[str, int, float]:
         c = x.amax()
         if c <= 0:
             c = x.amin()
-        if torch.equal(nz, x == c):
+        if nnz == int(torch.count_nonzero(x == c)):
             return BINARY, nnz, float(nnz)
     if not x.is_floating_point() or bool((x == torch.round(x)).all()):
         return INTEGER, nnz, float(x.abs().sum(dtype=torch.float64))
-    return REAL, nnz, float(x.abs().sum(dtype=torch.float64))
+    return REAL, nnz, 0.0
 
 
 def _ntuple(v, n):
@@ -313,17 +323,18 @@ class EnergyCounter(TorchDispatchMode):
                     self._handles.append(module.register_forward_pre_hook(self._custom_pre))
                     self._handles.append(module.register_forward_hook(self._custom_post_for(opname, fn)))
                     break
-        for target, (opname, fn) in _CUSTOM.items():
-            if isinstance(target, types.FunctionType):
-                wrapper = self._wrap_function(target, opname, fn)
-                for mod in list(sys.modules.values()):
-                    ns = getattr(mod, "__dict__", None)
-                    if not isinstance(ns, dict):
-                        continue
-                    for attr, val in list(ns.items()):
-                        if val is target:
-                            setattr(mod, attr, wrapper)
-                            self._patches.append((mod, attr, target))
+        functions = [(t, v) for t, v in _CUSTOM.items() if isinstance(t, types.FunctionType)]
+        if functions:
+            # references live in the function's own module and in the modules defining the model's classes
+            where = {type(m).__module__ for m in self._names} | {t.__module__ for t, _ in functions}
+            candidates = [sys.modules[w] for w in sorted(where) if w in sys.modules]
+        for target, (opname, fn) in functions:
+            wrapper = self._wrap_function(target, opname, fn)
+            for mod in candidates:
+                for attr, val in list(vars(mod).items()):
+                    if val is target:
+                        setattr(mod, attr, wrapper)
+                        self._patches.append((mod, attr, target))
         return super().__enter__()
 
     def __exit__(self, *exc):
