@@ -4,8 +4,10 @@ Segmentation (recursive, event-count halving):
 
 1. a segment of n events is split at ``n // 2`` into two halves;
 2. each half becomes an "absolute image": per-pixel ON and OFF counts on the full sensor, each
-   opened with a 2x2 kernel (erode then dilate, OpenCV's anchor: the window of pixel (y, x) is
-   rows y-1..y, columns x-1..x, out-of-sensor pixels ignored), summed over polarity;
+   opened with a 2x2 square (erode over rows y-1..y / columns x-1..x, then dilate over the
+   reflected window, out-of-sensor pixels ignored; a true opening, so nothing shifts - ExACT calls
+   cv2.erode then cv2.dilate with default anchors, which for an even kernel may shift the result
+   by one pixel; cv2 is not a dependency, so this was not compared), summed over polarity;
 3. ``score = 200 * sum|img1 - img2| / n``.  ``score <= threshold`` -> the segment is one frame;
    else if ``n / 2 <= min_events`` -> the two halves are two frames; else both halves recurse.
 
@@ -40,16 +42,18 @@ AFE_PRESETS = {
 
 
 def _open2x2_ref(img: np.ndarray) -> np.ndarray:
-    """2x2 erode then dilate of a (..., H, W) array (window rows y-1..y, columns x-1..x)."""
-
-    def shifted(a, op):
-        out = a.copy()
-        out[..., 1:, :] = op(out[..., 1:, :], a[..., :-1, :])  # row above
-        b = out.copy()
-        out[..., :, 1:] = op(out[..., :, 1:], b[..., :, :-1])  # column left (of the row-reduced)
-        return out
-
-    return shifted(shifted(img, np.minimum), np.maximum)
+    """Morphological opening of a (..., H, W) array with a 2x2 square: erode (min over rows y-1..y,
+    columns x-1..x) then dilate with the reflected window (max over rows y..y+1, columns x..x+1);
+    pixels outside the image are ignored.  A 2x2 block survives in place; single pixels vanish."""
+    eroded = img.copy()
+    eroded[..., 1:, :] = np.minimum(img[..., 1:, :], img[..., :-1, :])
+    rows = eroded.copy()
+    eroded[..., :, 1:] = np.minimum(rows[..., :, 1:], rows[..., :, :-1])
+    opened = eroded.copy()
+    opened[..., :-1, :] = np.maximum(eroded[..., :-1, :], eroded[..., 1:, :])
+    rows = opened.copy()
+    opened[..., :, :-1] = np.maximum(rows[..., :, :-1], rows[..., :, 1:])
+    return opened
 
 
 def polarity_counts_ref(x, y, p, width: int, height: int) -> np.ndarray:
@@ -69,24 +73,29 @@ def _opened_counts(x, y, p, s, e, width, height):
     img = np.zeros((2, height, width), np.int64)
     for j in range(s, e):
         img[1 if p[j] > 0 else 0, np.int64(y[j]), np.int64(x[j])] += 1
-    out = np.empty_like(img)
+    tmp = np.empty((height, width), np.int64)
     for c in range(2):
-        for op in range(2):  # 0: erode (min) img -> out ; 1: dilate (max) out -> img
-            src = img[c] if op == 0 else out[c]
-            dst = out[c] if op == 0 else img[c]
-            tmp = np.empty((height, width), np.int64)
-            for r in range(height):
-                for q in range(width):
-                    v = src[r, q]
-                    if r > 0:
-                        v = min(v, src[r - 1, q]) if op == 0 else max(v, src[r - 1, q])
-                    tmp[r, q] = v
-            for r in range(height):
-                for q in range(width):
-                    v = tmp[r, q]
-                    if q > 0:
-                        v = min(v, tmp[r, q - 1]) if op == 0 else max(v, tmp[r, q - 1])
-                    dst[r, q] = v
+        a = img[c]
+        # erode: min over rows r-1..r, then columns q-1..q (outside ignored)
+        for r in range(height - 1, 0, -1):
+            for q in range(width):
+                tmp[r, q] = min(a[r, q], a[r - 1, q])
+        for q in range(width):
+            tmp[0, q] = a[0, q]
+        for r in range(height):
+            for q in range(width - 1, 0, -1):
+                a[r, q] = min(tmp[r, q], tmp[r, q - 1])
+            a[r, 0] = tmp[r, 0]
+        # dilate with the reflected window: max over rows r..r+1, then columns q..q+1
+        for r in range(height - 1):
+            for q in range(width):
+                tmp[r, q] = max(a[r, q], a[r + 1, q])
+        for q in range(width):
+            tmp[height - 1, q] = a[height - 1, q]
+        for r in range(height):
+            for q in range(width - 1):
+                a[r, q] = max(tmp[r, q], tmp[r, q + 1])
+            a[r, width - 1] = tmp[r, width - 1]
     return img  # (2, H, W) opened counts
 
 
