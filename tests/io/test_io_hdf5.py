@@ -9,6 +9,8 @@ import tracemalloc
 import h5py
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from eventar.errors import EventarError, EventValidationError, FormatError, OutputExistsError, UnknownFormatError
 from eventar.events import EVENT_DTYPE, Recording, make_events
@@ -284,3 +286,31 @@ def test_round_trip_every_format_generated(tmp_path, kind):
         assert np.array_equal(rec.events[f], truth.events[f]), f
     write_h5(tmp_path / "o.h5", rec)
     _assert_same_recording(read_events(tmp_path / "o.h5"), rec)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_corrupt_h5_only_eventar_errors(tmp_path, data):
+    """Truncated / bit-flipped / metadata-scribbled eventar HDF5 files: decoded or FormatError, nothing else
+    (h5py raises OSError, RuntimeError, KeyError, TypeError... on such files)."""
+    seed = tmp_path / "seed.h5"
+    if not seed.exists():
+        write_h5(seed, _rec(n=300))
+    raw = bytearray(seed.read_bytes())
+    how = data.draw(st.sampled_from(["truncate", "flip", "scribble"]), label="how")
+    if how == "truncate":
+        raw = raw[: data.draw(st.integers(0, len(raw) - 1), label="cut")]
+    elif how == "flip":
+        for _ in range(data.draw(st.integers(1, 16), label="n")):
+            i = data.draw(st.integers(0, len(raw) - 1))
+            raw[i] ^= 1 << data.draw(st.integers(0, 7))
+    else:
+        for _ in range(data.draw(st.integers(1, 8), label="n")):
+            raw[data.draw(st.integers(0, 2047))] = data.draw(st.integers(0, 255))
+    path = tmp_path / "f.h5"
+    path.write_bytes(bytes(raw))
+    for fn in (read_header, read_events, lambda p: list(iter_events(p, 97))):
+        try:
+            fn(path)
+        except EventarError:
+            pass

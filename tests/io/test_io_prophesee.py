@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from eventar.errors import EventarError, FormatError
 from eventar.events import EVENT_DTYPE, make_events, validate_events
@@ -240,3 +242,40 @@ def test_faery_record_copy_fast_and_generic_paths_agree():
         out = np.zeros(6, EVENT_DTYPE)
         _fill(src, out, 1)
         assert np.array_equal(out[1:5], want) and out[0] == out[5]
+
+
+# ------------------------------------------------------------------------------------ fuzzing
+def _fuzz_seeds():
+    ev = _events(n=400, w=64, h=48, seed=9)
+    return [
+        raw_bytes(evt3_words(ev), ["% evt 3.0", "% geometry 64x48", "% end"]),
+        raw_bytes(evt2_words(ev), ["% evt 2.0", "% geometry 64x48", "% end"]),
+        dat_bytes(ev, ["% Data file containing CD events.", "% Version 2", "% Width 64", "% Height 48"]),
+    ]
+
+
+_SEEDS = _fuzz_seeds()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_only_eventar_errors_escape(tmp_path, data):
+    """Truncated, bit-flipped and header-corrupted Prophesee files: decoded or FormatError, nothing else."""
+    raw = bytearray(_SEEDS[data.draw(st.integers(0, len(_SEEDS) - 1), label="seed")])
+    how = data.draw(st.sampled_from(["truncate", "flip", "header"]), label="how")
+    if how == "truncate":
+        raw = raw[: data.draw(st.integers(0, len(raw) - 1), label="cut")]
+    elif how == "flip":
+        for _ in range(data.draw(st.integers(1, 16), label="n")):
+            i = data.draw(st.integers(0, len(raw) - 1))
+            raw[i] ^= 1 << data.draw(st.integers(0, 7))
+    else:
+        for _ in range(data.draw(st.integers(1, 8), label="n")):
+            raw[data.draw(st.integers(0, 80))] = data.draw(st.integers(0, 255))
+    path = tmp_path / "f.bin"
+    path.write_bytes(bytes(raw))
+    for fn in (read_header, read_events, lambda p: list(iter_events(p, 97))):
+        try:
+            fn(path)
+        except EventarError:
+            pass

@@ -11,6 +11,7 @@ byte 0, 512, 1024, … (user blocks), never by extension.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any, Dict, Iterator, Tuple
@@ -48,12 +49,29 @@ def _attr(attrs, key: str, default: Any = None) -> Any:
     return v
 
 
+_H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, OverflowError)
+"""What h5py raises on a corrupt file (HDF5 errors surface as several Python types)."""
+
+
+@contextlib.contextmanager
+def _h5_errors(path: Path, what: str) -> Iterator[None]:
+    """Turn h5py's exceptions on a damaged file into one :class:`FormatError` naming ``what`` failed."""
+    try:
+        yield
+    except FormatError:
+        raise
+    except _H5_ERRORS as e:
+        msg = " ".join(str(e).split()) or type(e).__name__
+        hint = " (DSEC's Blosc filter: `import hdf5plugin` first)" if "filter" in msg.lower() else ""
+        raise FormatError(path, f"corrupt or unreadable HDF5 ({what}): {msg}{hint}", None) from None
+
+
 def _open(path: Path):
     import h5py
 
     try:
         return h5py.File(path, "r")
-    except (OSError, ValueError) as e:
+    except _H5_ERRORS as e:
         raise FormatError(path, f"not a readable HDF5 file ({e})", 0) from None
 
 
@@ -105,23 +123,24 @@ def _layout(path: Path, f) -> Tuple[Recording, int]:
 
 def _header(path: Path) -> Recording:
     path = Path(path)
-    with _open(path) as f:
+    with _open(path) as f, _h5_errors(path, "reading the layout and attributes"):
         return _layout(path, f)[0]
 
 
 def _chunks(path: Path, chunk_events: int) -> Iterator[np.ndarray]:
     path = Path(path)
     with _open(path) as f:
-        head, shift = _layout(path, f)
-        grp = f["events"]
-        total = grp["t"].shape[0]
+        with _h5_errors(path, "reading the layout and attributes"):
+            head, shift = _layout(path, f)
+            grp = f["events"]
+            total = grp["t"].shape[0]
         for start in range(0, total, chunk_events):
             stop = min(total, start + chunk_events)
-            try:
-                cols = {k: grp[k][start:stop] for k in _FIELDS}
-            except OSError as e:
-                hint = " (DSEC's Blosc filter: `import hdf5plugin` first)" if "filter" in str(e).lower() else ""
-                raise FormatError(path, f"events {start}..{stop}: HDF5 read failed: {e}{hint}", None) from None
+            with _h5_errors(path, f"events {start}..{stop}"):
+                cols = {k: np.asarray(grp[k][start:stop]) for k in _FIELDS}
+            for k, a in cols.items():
+                if a.dtype.kind not in "uib":
+                    raise FormatError(path, f"events/{k} has dtype {a.dtype}, expected integers", None)
             out = np.empty(stop - start, EVENT_DTYPE)
             for k, lim in (("x", head.width), ("y", head.height)):
                 col = cols[k]
