@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, Tuple
 
 import numpy as np
+from numba import njit
 
 from ...errors import FormatError
 from ...events import EVENT_DTYPE, Recording
@@ -142,23 +143,37 @@ def _chunks(path: Path, chunk_events: int) -> Iterator[np.ndarray]:
                 if a.dtype.kind not in "uib":
                     raise FormatError(path, f"events/{k} has dtype {a.dtype}, expected integers", None)
             out = np.empty(stop - start, EVENT_DTYPE)
-            for k, lim in (("x", head.width), ("y", head.height)):
-                col = cols[k]
-                bad = np.flatnonzero((col < 0) | (col >= lim)) if col.size else ()
-                if len(bad):
-                    i = int(bad[0])
-                    raise FormatError(path, f"events/{k}[{start + i}] = {col[i]} is outside the {head.width}x{head.height} sensor", None)
-                out[k] = col
-            out["t"] = cols["t"].astype(np.int64) + shift
-            out["p"] = cols["p"] > 0
+            bad = _pack(cols["x"], cols["y"], cols["t"], cols["p"], np.int64(shift), head.width, head.height, out)
+            if bad >= 0:
+                k = "x" if not 0 <= int(cols["x"][bad]) < head.width else "y"
+                raise FormatError(path, f"events/{k}[{start + bad}] = {cols[k][bad]} is outside the "
+                                        f"{head.width}x{head.height} sensor", None)
             yield out
+
+
+@njit(cache=True, nogil=True)
+def _pack(x, y, t, p, shift, width, height, out):  # pragma: no cover - compiled
+    """Pack column arrays into ``out`` (EVENT_DTYPE) in one pass: t + shift, p > 0 -> 1.
+
+    Returns the index of the first event outside the ``width`` x ``height`` sensor, or -1.
+    """
+    for i in range(out.shape[0]):
+        xi = np.int64(x[i])
+        yi = np.int64(y[i])
+        if xi < 0 or xi >= width or yi < 0 or yi >= height:
+            return i
+        out[i].t = np.int64(t[i]) + shift
+        out[i].x = xi
+        out[i].y = yi
+        out[i].p = 1 if p[i] > 0 else 0
+    return -1
 
 
 def _read(path: Path) -> Recording:
     path = Path(path)
     head = _header(path)
     parts = list(_chunks(path, 1 << 24))
-    ev = np.concatenate(parts) if parts else np.zeros(0, EVENT_DTYPE)
+    ev = parts[0] if len(parts) == 1 else (np.concatenate(parts) if parts else np.zeros(0, EVENT_DTYPE))
     return Recording(ev, head.width, head.height, head.format, head.camera, head.t_offset, dict(head.meta))
 
 
