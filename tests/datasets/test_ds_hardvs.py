@@ -116,3 +116,31 @@ def test_events_outside_the_sensor_are_refused(hardvs_root):
     np.savez(ds.files[0], **bad)
     with pytest.raises(DatasetError, match="outside the 346×260"):
         ds[0]
+
+
+def test_zip_of_zips_release_extracts_into_a_readable_root(hardvs_root, tmp_path):
+    """MINI_HARDVS_files.zip holds action_NNN.zip files; extract_archive(nested_zips=True) unpacks both levels."""
+    import io
+    import zipfile
+
+    from eventar.datasets import extract_archive
+
+    root, truth = hardvs_root
+    outer = io.BytesIO()
+    with zipfile.ZipFile(outer, "w") as oz:
+        for action in sorted((root / "MINI_HARDVS_files").iterdir()):
+            inner = io.BytesIO()
+            with zipfile.ZipFile(inner, "w") as iz:
+                for f in sorted(action.iterdir()):
+                    iz.write(f, f"{action.name}/{f.name}")
+            oz.writestr(f"MINI_HARDVS_files/{action.name}.zip", inner.getvalue())
+    new_root = tmp_path / "fresh"
+    new_root.mkdir()
+    (new_root / "MINI_HARDVS_files.zip").write_bytes(outer.getvalue())
+    for name in ("train_label.txt", "val_label.txt", "test_label.txt"):
+        (new_root / name).write_bytes((root / name).read_bytes())
+    extract_archive(new_root / "MINI_HARDVS_files.zip", new_root / "MINI_HARDVS_files", nested_zips=True)
+    ds = HARDVS(new_root, split="val")
+    assert len(ds) == 6
+    sample = ds.files[0].relative_to(ds.data_dir).as_posix()[:-4]
+    np.testing.assert_array_equal(ds[0][0]["t"], truth[sample]["t"])
