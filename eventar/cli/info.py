@@ -114,11 +114,11 @@ def format_info(info: Dict[str, Any]) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     info = recording_info(args.path)
-    if args.json:
-        json.dump(info, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
-    else:
-        print(format_info(info))
+    text = json.dumps(info, indent=2, default=str) if args.json else format_info(info)
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # `eventar info x | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
