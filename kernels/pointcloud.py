@@ -332,9 +332,8 @@ def sample_cuda(t, x, y, starts, ends, n_points, sensor_wh, seed=0, out=None):
         return _to_device_like(t, a)
 
     blocks, threads = launch_1d(n_windows, threads=64)
-    with np.errstate(over="ignore"):  # wrapping uint64 arithmetic is intended (matters to the simulator only)
-        _cuda_kernel()[blocks, threads](t, x, y, dev(starts), dev(ends), dev(scratch_off), scratch, idx,
-                                        int(n_points), float(sensor_wh[0]), float(sensor_wh[1]), np.uint64(seed), out)
+    _cuda_kernel()[blocks, threads](t, x, y, dev(starts), dev(ends), dev(scratch_off), scratch, idx, int(n_points),
+                                    float(sensor_wh[0]), float(sensor_wh[1]), np.uint64(seed), out)
     return out
 
 
