@@ -307,3 +307,26 @@ def decode_nmnist(buf, out, state):  # pragma: no cover - compiled
     state[0] = ovf
     state[1] = last
     return k
+
+
+# ---------------------------------------------------------------------------------- statistics
+@njit(cache=True, nogil=True)
+def event_stats(events):  # pragma: no cover - compiled
+    """One pass over an EVENT_DTYPE array: (max x, max y, max p, t non-decreasing?); (-1, -1, 0, True) if empty."""
+    mx = -1
+    my = -1
+    mp = 0
+    mono = True
+    n = events.shape[0]
+    for i in range(n):
+        x = np.int64(events[i].x)
+        y = np.int64(events[i].y)
+        if x > mx:
+            mx = x
+        if y > my:
+            my = y
+        if events[i].p > mp:
+            mp = events[i].p
+        if i > 0 and events[i].t < events[i - 1].t:
+            mono = False
+    return mx, my, mp, mono

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from eventar.errors import FormatError
-from eventar.events import make_events
+from eventar.events import EVENT_DTYPE, make_events
 from eventar.io import iter_events, read_events, read_header, read_npy
 
 TONIC_STRUCT = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", bool)])
@@ -93,12 +93,16 @@ def test_ambiguous_matrix_asks_for_columns(tmp_path: Path):
         (np.array([[0, -3, 1, 1]]), "pixel index"),
         (np.array([[0, 3, 1, 7]]), "polarity"),
         (np.zeros(4, dtype=[("a", "i4"), ("b", "i4")]), "fields"),
+        (np.array([(0, 1, 1, 0), (5, 1, 1, 3)], dtype=EVENT_DTYPE), "event 1: p = 3"),
     ],
 )
 def test_bad_arrays(tmp_path: Path, arr, words):
     np.save(tmp_path / "bad.npy", arr)
     with pytest.raises(FormatError, match=words):
         read_npy(tmp_path / "bad.npy", columns="txyp")
+    if arr.dtype == EVENT_DTYPE:  # the streaming path checks too
+        with pytest.raises(FormatError, match=words):
+            list(iter_events(tmp_path / "bad.npy", 1))
 
 
 def test_truncated_npy_and_lying_header(tmp_path: Path, ev):

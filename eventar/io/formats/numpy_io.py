@@ -69,7 +69,13 @@ class _Stream:
 
     def read(self, rows: int) -> np.ndarray:
         rows = min(rows, self.n - self._pos)
-        if isinstance(self._src, np.ndarray):
+        if isinstance(self._src, np.memmap) and self._pos == 0 and rows == self.n and not self.fortran:
+            # whole array at once: one read() into fresh memory beats faulting in a file mapping
+            count = int(np.prod(self.shape))
+            out = np.fromfile(self.path, dtype=self.dtype, count=count, offset=self._offset)
+            if len(self.shape) > 1:
+                out = out.reshape(self.shape)
+        elif isinstance(self._src, np.ndarray):
             out = np.asarray(self._src[self._pos: self._pos + rows])
         else:
             nbytes = rows * self.row_items * self.dtype.itemsize
@@ -240,7 +246,9 @@ class _Layout:
             raise FormatError(path, f"array of shape {st.shape} and dtype {st.dtype}: expected a structured event "
                                     f"array or an N×4 matrix")
 
-    def blocks(self, rows: int, t_unit: str) -> Iterator[np.ndarray]:
+    def blocks(self, rows: int, t_unit: str, check_p: bool = True) -> Iterator[np.ndarray]:
+        """Events in blocks of ``rows``; ``check_p=False`` leaves the 0/1 check of eventar-dtype
+        polarity to the caller (:func:`read_npy` does it in its single statistics pass)."""
         done = 0
         while done < self.n:
             m = min(rows, self.n - done)
@@ -249,7 +257,7 @@ class _Layout:
             elif self.kind == "struct":
                 blk = self.streams[self.key].read(m)
                 if blk.dtype == EVENT_DTYPE:  # eventar's own layout: one copy plus a polarity check
-                    yield _checked_copy(self.path, blk, done)
+                    yield _checked_copy(self.path, blk, done, check_p)
                     done += m
                     continue
                 cols = {k: blk[v] for k, v in self.fields.items()}
@@ -260,9 +268,10 @@ class _Layout:
             done += m
 
 
-def _checked_copy(path: Path, blk: np.ndarray, first: int) -> np.ndarray:
-    out = np.array(blk, dtype=EVENT_DTYPE, copy=True)
-    if len(out) and int(out["p"].max()) > 1:
+def _checked_copy(path: Path, blk: np.ndarray, first: int, check_p: bool = True) -> np.ndarray:
+    fresh = type(blk) is np.ndarray and blk.flags.owndata and blk.flags.writeable
+    out = blk if fresh else np.array(blk, dtype=EVENT_DTYPE, copy=True)
+    if check_p and len(out) and int(out["p"].max()) > 1:
         i = int(np.argmax(out["p"] > 1))
         raise FormatError(path, f"event {first + i}: p = {out['p'][i]}; expected polarity 0/1")
     return out
@@ -353,13 +362,16 @@ def read_npy(path: "os.PathLike[str] | str", columns: Optional[str] = None, t_un
     path = Path(path)
     _check_unit(path, t_unit)
     lay = _Layout(path, columns)
-    parts = list(lay.blocks(max(1, lay.n), t_unit))
+    parts = list(lay.blocks(max(1, lay.n), t_unit, check_p=False))
     events = parts[0] if parts else np.zeros(0, EVENT_DTYPE)
-    mx = int(events["x"].max()) if len(events) else -1
-    my = int(events["y"].max()) if len(events) else -1
-    w, h, how = _sensor(lay, mx, my)
-    meta = dict(lay.meta, sensor_size_source=how, t_unit=t_unit, source=str(path),
-                t_monotonic=bool(len(events) < 2 or (np.diff(events["t"]) >= 0).all()))
+    from .._decode_aedat import event_stats
+
+    mx, my, mp, mono = event_stats(events)
+    if mp > 1:
+        i = int(np.argmax(events["p"] > 1))
+        raise FormatError(path, f"event {i}: p = {events['p'][i]}; expected polarity 0/1")
+    w, h, how = _sensor(lay, int(mx), int(my))
+    meta = dict(lay.meta, sensor_size_source=how, t_unit=t_unit, source=str(path), t_monotonic=bool(mono))
     return Recording(events, w, h, f"numpy {lay.meta['container']}", "", 0, meta)
 
 
