@@ -243,6 +243,7 @@ class EnergyCounter(TorchDispatchMode):
         self._handles: list = []
         self._patches: list = []
         self._fanout_cache: dict = {}
+        self._class_cache: list = []
 
     # -- hooks ------------------------------------------------------------------------------------
     def _pre(self, module, args):
@@ -264,16 +265,17 @@ class EnergyCounter(TorchDispatchMode):
             rec = self.neurons[name] = NeuronRecord(name, type(module).__name__)
         with torch.no_grad():
             rec.updates += out.numel()
-            rec.spikes += int(out.count_nonzero())
             ax, T = self.time_axis, self.time_steps
-            if ax is not None and T and out.dim() > ax and out.shape[ax] == T:
-                dims = [d for d in range(out.dim()) if d != ax]
-                per_step = (out != 0).sum(dim=dims).tolist() if dims else (out != 0).long().tolist()
+            if isinstance(ax, int) and T and out.dim() > ax and out.shape[ax] == T:
+                dims = tuple(d for d in range(out.dim()) if d != ax)
+                per_step = torch.count_nonzero(out, dim=dims).tolist() if dims else (out != 0).long().tolist()
                 if not rec.step_spikes:
                     rec.step_spikes, rec.step_numel = [0] * T, [0] * T
                 for t in range(T):
                     rec.step_spikes[t] += int(per_step[t])
                     rec.step_numel[t] += out.numel() // T
+            # classified here (and cached) because the next weight layer usually reads this very tensor
+            rec.spikes += self._classify(out)[1]
 
     def _custom_pre(self, module, args):
         self._custom_nested.append(self._suppress > 0)
@@ -349,6 +351,7 @@ class EnergyCounter(TorchDispatchMode):
             self._patches.clear()
             self._stack.clear()
             self._ordinals.clear()
+            self._class_cache = []
 
     # -- bookkeeping --------------------------------------------------------------------------------
     def _row(self, name: str, module_type: str, op: str) -> OpRecord:
@@ -369,6 +372,17 @@ class EnergyCounter(TorchDispatchMode):
         rec.numel += int(numel)
         rec.nnz2 += int(nnz2)
         rec.numel2 += int(numel2)
+
+    def _classify(self, x: torch.Tensor) -> Tuple[str, int, float]:
+        """:func:`classify` with a small cache: one activation often feeds several layers (Q, K, V)."""
+        key = (_storage_key(x), x.storage_offset(), x.numel(), x._version)
+        for ref, k, result in self._class_cache:
+            if k == key:
+                return result
+        result = classify(x)
+        # the cache holds the tensor, so its memory (and address) cannot be reused while cached
+        self._class_cache = [(x, key, result)] + self._class_cache[:3]
+        return result
 
     def _owner(self, t) -> Optional[str]:
         if not torch.is_tensor(t):
@@ -413,15 +427,15 @@ class EnergyCounter(TorchDispatchMode):
             else:
                 act, fan, owner = b, m, owner_a
             rec = self._row(owner, self._module_type(owner), "linear")
-            kind, nnz, abs_sum = classify(act)
+            kind, nnz, abs_sum = self._classify(act)
             w = self._weight(kind, nnz, abs_sum)
             acs, macs = (w * fan, 0) if w is not None else (0.0, dense)
             self._add(rec, kind, act.shape, dense, macs, acs, nnz, act.numel())
             return
         name = self._functional_row("matmul")
         rec = self._row(name, self._module_type(name.split(":")[0]), "matmul")
-        ka, nnza, sa = classify(a)
-        kb, nnzb, sb = classify(b)
+        ka, nnza, sa = self._classify(a)
+        kb, nnzb, sb = self._classify(b)
         wa, wb = self._weight(ka, nnza, sa), self._weight(kb, nnzb, sb)
         if wa is not None and wb is not None:
             # exact count of (i, k, j) with both operands non-zero, |value|-weighted for integers
@@ -477,7 +491,7 @@ class EnergyCounter(TorchDispatchMode):
         rec = self._row(owner, self._module_type(owner.split(":")[0]), "conv_transpose" if transposed else "conv")
         n, c = x.shape[0], x.shape[1]
         dense = int(round(float(fan.sum()))) * n * c * per_in_channel
-        kind, nnz, abs_sum = classify(x)
+        kind, nnz, abs_sum = self._classify(x)
         w_ = self._weight(kind, nnz, abs_sum)
         if w_ is not None:
             xi = (x != 0) if kind == BINARY else x.abs()
@@ -494,8 +508,8 @@ class EnergyCounter(TorchDispatchMode):
         L, E, S, Ev = q.shape[-2], q.shape[-1], k.shape[-2], v.shape[-1]
         name = self._functional_row("attention")
         rec = self._row(name, self._module_type(name.split(":")[0]), "attention")
-        kq, nq, sq = classify(q)
-        kk, nk, sk = classify(k)
+        kq, nq, sq = self._classify(q)
+        kk, nk, sk = self._classify(k)
         # Q·Kᵀ: AC-priced only when both are spikes (exact pair count); softmax(·)·V is real × V: MACs
         qk_dense, av_dense = lead * L * S * E, lead * L * S * Ev
         if kq == kk == BINARY:
