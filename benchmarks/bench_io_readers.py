@@ -86,6 +86,7 @@ def main() -> int:
     args = ap.parse_args()
     n = args.events
     rows = []
+    verdicts = []
     with tempfile.TemporaryDirectory(prefix="bench_io_readers_") as tmp:
         tmp = Path(tmp)
         ev = _events(n)
@@ -112,6 +113,12 @@ def main() -> int:
             )
             times["memory sum"] = bandwidth_floor(size)
             rows.append(_row(label, n, size, times, "eventar", ["tonic.io", "file read", "memory sum", "alloc output"]))
+            r_file, r_mem = times["eventar"] / times["file read"], times["eventar"] / times["memory sum"]
+            verdicts.append(
+                f"- {label}: {r_file:.2f}× the file-read floor (target ≤ 3×: {'met' if r_file <= 3 else 'NOT met'}); "
+                f"{r_mem:.1f}× the memory-sum floor ({'met' if r_mem <= 3 else 'NOT met'}; allocating and writing the "
+                f"output array alone takes {times['alloc output'] / times['memory sum']:.1f}× that floor here)."
+            )
             print(rows[-1], flush=True)
             gc.collect()
 
@@ -125,6 +132,9 @@ def main() -> int:
                                            "aedat (delegate)": lambda path=path: _aedat_delegate(path)},
                                           repeats=max(args.repeats, 15))
                 rows.append(_row(f"AEDAT 4.0 `{rel}`", m, path.stat().st_size, times, "eventar", ["aedat (delegate)"]))
+                r = times["eventar"] / times["aedat (delegate)"]
+                verdicts.append(f"- AEDAT 4.0 `{rel}`: {r:.2f}× the aedat delegate (target ≤ 1.10×: "
+                                f"{'met' if r <= 1.10 else 'NOT met'}).")
                 print(rows[-1], flush=True)
 
         pb = tmp / "nmnist.bin"
@@ -173,6 +183,9 @@ def main() -> int:
         "allocating and writing once the N × 13 bytes of the event array any reader must return.  tonic.io's AEDAT "
         "numbers use tonic's own (wrong for DVS128: x/y swapped, polarity inverted; for 3.1: capacity, no "
         "overflow) decoding, so they are speed references only.",
+        "",
+        "Targets (this run):",
+        *verdicts,
     ])
     print(body)
     if not args.no_write:
