@@ -15,6 +15,12 @@ from typing import Iterator
 from ..errors import OutputExistsError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_output(path: "os.PathLike[str] | str", force: bool = False, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on normal exit rename it onto ``path``.
@@ -37,6 +43,7 @@ def atomic_output(path: "os.PathLike[str] | str", force: bool = False, suffix: s
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".partial{suffix}", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the output gets a plain open()'s mode
     try:
         yield tmp
         os.replace(tmp, path)

@@ -192,12 +192,5 @@ def write_h5(
             attrs["n_events"] = n
             attrs["t_offset_recording"] = rec_offset
             attrs["meta_json"] = meta_to_json(meta)
-        _chmod_like_new_file(tmp)
     return n
 
-
-def _chmod_like_new_file(path) -> None:
-    """Give the temporary file (created 0600 by mkstemp) the mode a plain ``open`` would give."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)

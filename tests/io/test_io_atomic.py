@@ -35,3 +35,17 @@ def test_existing_output_needs_force(tmp_path):
     with atomic_output(out, force=True) as tmp:
         tmp.write_bytes(b"new")
     assert out.read_bytes() == b"new"
+
+
+def test_output_gets_a_plain_open_mode(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        with atomic_output(tmp_path / "a.bin") as tmp:
+            tmp.write_bytes(b"x")
+        with open(tmp_path / "b.bin", "wb") as f:
+            f.write(b"x")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "a.bin").stat().st_mode & 0o777 == (tmp_path / "b.bin").stat().st_mode & 0o777 == 0o644
