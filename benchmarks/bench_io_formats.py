@@ -165,7 +165,7 @@ def main(argv=None):
             f"| {label} | {n:,} | {size / 1e6:.1f} | {rate('eventar')} | {rate('faery')} | {rate('expelliarmus')} | "
             f"{size / floor / 1e9:.1f} GB/s | {res['eventar'] / res['faery']:.2f} | {res['eventar'] / floor:.0f}× |")
     lines += ["", "(DAT: faery reads EventCD files only; eventar decodes DAT itself because faery refuses Event2D "
-              "files such as N-CARS'. expelliarmus' EVT 3.0 timestamps are wrong on real data, see PROVENANCE §9.)",
+              "files such as N-CARS'. expelliarmus' EVT 3.0 timestamps are wrong on real data, see PROVENANCE §9. faery is timed as its users call it, `events_stream_from_file(...).to_array()`; eventar decodes with the same faery decoder but copies its packets straight into eventar records in one compiled pass instead of concatenating them, hence < 1.)",
               "", f"### HDF5 ({n_h5:,} events, chunks of 65,536, shuffle)", "",
               "| filter | eventar write_h5 | h5py write (same arrays) | write ratio | eventar read | h5py read | read ratio | file MB |",
               "|---|---:|---:|---:|---:|---:|---:|---:|"]

@@ -41,14 +41,14 @@ DAT_CD_TYPES = {0x00: "Event2D", 0x0C: "EventCD"}
 ATIS_SIZE = (304, 240)
 """Gen1 ATIS sensor (W, H), used for DAT files whose header has no geometry."""
 
-_PLUGIN_SIZES = (
-    (re.compile(r"gen4[._]?1|imx636|imx646|imx5|gen41|evk4", re.I), (1280, 720)),
-    (re.compile(r"genx320|gen_x320|imx\D*320", re.I), (320, 320)),
-    (re.compile(r"gen3|gen31|evk1|evk2_gen3", re.I), (640, 480)),
+_PLUGIN_SIZES = (  # plugin / generation names -> (W, H); first match wins
+    (re.compile(r"gen4|imx636|imx646|evk4", re.I), (1280, 720)),  # Gen4, Gen4.1, IMX636/646 (HD)
+    (re.compile(r"genx320|imx\D*320", re.I), (320, 320)),
+    (re.compile(r"gen3", re.I), (640, 480)),  # Gen3 / Gen3.1 VGA
 )
 _PLUGIN_VERSIONS = (
-    (re.compile(r"gen4[._]?1|imx636|imx646|gen41|evk4", re.I), "evt3"),
-    (re.compile(r"gen3|gen31", re.I), "evt2"),
+    (re.compile(r"gen4[._]?1|imx636|imx646|evk4", re.I), "evt3"),
+    (re.compile(r"gen3", re.I), "evt2"),
 )
 _RAW_KEYS = {"evt", "format", "plugin_name", "integrator_name", "camera_integrator_name", "serial_number", "system_id", "geometry", "sensor_generation", "end"}
 _VERSION_NAMES = {"evt2": "Prophesee RAW EVT2", "evt2.1": "Prophesee RAW EVT2.1", "evt3": "Prophesee RAW EVT3"}
