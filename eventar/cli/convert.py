@@ -213,7 +213,8 @@ def convert_one(job: Job, force: bool = False, compression: str = "gzip") -> Res
             rec = read_events(job.src)
             t = rec.events["t"]
             for i, ((cls, start, end), out) in enumerate(zip(rows.tolist(), outs)):
-                lo, hi = np.searchsorted(t, [start, end], side="left")
+                # label times are on the recording's absolute clock: t + t_offset
+                lo, hi = np.searchsorted(t, [start - rec.t_offset, end - rec.t_offset], side="left")
                 meta = dict(rec.meta)
                 meta.update(label=int(cls), label_row=i, label_window_us=[int(start), int(end)],
                             labels_file=str(job.labels), source_file=str(job.src))
