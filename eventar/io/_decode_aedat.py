@@ -330,3 +330,26 @@ def event_stats(events):  # pragma: no cover - compiled
         if i > 0 and events[i].t < events[i - 1].t:
             mono = False
     return mx, my, mp, mono
+
+
+# ---------------------------------------------------------------------------------- AEDAT 4.0
+@njit(cache=True, nogil=True)
+def walk_aedat4(buf, start, limit):  # pragma: no cover - compiled
+    """Follow AEDAT 4.0 packet framing (int32 stream id, uint32 size, payload) from ``start``.
+
+    Returns:
+        (packets walked, offset of the first packet that does not fit before ``limit`` or -1,
+        bytes that packet claims).
+    """
+    pos = start
+    n = 0
+    while pos < limit:
+        if limit - pos < 8:
+            return n, pos, -1
+        size = (np.int64(buf[pos + 4]) | (np.int64(buf[pos + 5]) << 8) | (np.int64(buf[pos + 6]) << 16)
+                | (np.int64(buf[pos + 7]) << 24))
+        if pos + 8 + size > limit:
+            return n, pos, size
+        pos += 8 + size
+        n += 1
+    return n, -1, 0

@@ -123,3 +123,27 @@ def test_bad_files(tmp_path: Path, content, words):
     p.write_bytes(content)
     with pytest.raises(FormatError, match=words):
         read_events(p)
+
+
+def test_real_file_tonic_records_with_jaer_mapping(real_dir: Path):
+    """tonic's raw (address, timestamp) records mapped with jAER's DVS128 formula equal eventar's events."""
+    tio = pytest.importorskip("tonic.io")
+    path = real_dir / "AlexOuyang__DVS128DataAnalysis" / "alex_walking_again.aedat"
+    version, start, _ = tio.read_aedat_header_from_file(str(path))
+    raw = tio.get_aer_events_from_file(str(path), version, start)
+    a = raw["address"].astype(np.int64)
+    rec = read_events(path)
+    assert start == rec.meta["header_bytes"] == 4612
+    assert np.array_equal(rec.events["t"], raw["timeStamp"].astype(np.int64))
+    assert np.array_equal(rec.events["x"], 127 - ((a >> 1) & 0x7F))
+    assert np.array_equal(rec.events["y"], (a >> 8) & 0x7F)
+    assert np.array_equal(rec.events["p"], 1 - (a & 1))
+
+
+def test_header_only_file_body_starts_at_file_size(real_dir: Path):
+    """tonic reports data_start = 598 for this 599-byte file; the body really starts at 599."""
+    path = real_dir / "neuromorphs__tonic" / "sample_aedat_header.aedat"
+    rec = read_events(path)
+    assert len(rec) == 0 and rec.meta["header_bytes"] == path.stat().st_size == 599
+    assert rec.meta["creation_time_ms"] == 1695355587880 and rec.sensor_size == (346, 260, 2)
+    assert list(iter_events(path)) == []

@@ -131,15 +131,13 @@ def _chunks(path: Path, chunk_events: int) -> Iterator[np.ndarray]:
 
 
 def _read(path: Path) -> Recording:
-    info = _info(path)
-    meta = dict(info["meta"], source=str(path))
-    events = np.zeros(0, EVENT_DTYPE)
-    for ev, state in _decode(path, info, max(1, meta["n_records"])):
-        events = ev
-        from .. import _decode_aedat as dec
+    from .. import _decode_aedat as dec
 
-        meta["n_dropped"] = int(state[dec.S_DROPPED])
-        meta["n_clamped"] = int(state[dec.S_CLAMPED])
+    info = _info(path)
+    meta = dict(info["meta"], source=str(path), n_dropped=0, n_clamped=0)
+    events = np.zeros(0, EVENT_DTYPE)
+    for events, state in _decode(path, info, max(1, meta["n_records"])):  # one block: the whole body
+        meta.update(n_dropped=int(state[dec.S_DROPPED]), n_clamped=int(state[dec.S_CLAMPED]))
     return Recording(events, info["width"], info["height"], FORMAT, info["camera"], 0, meta)
 
 

@@ -137,17 +137,17 @@ def _info(path: Path) -> Dict:
 
 def _walk_packets(path: Path, start: int, limit: int) -> int:
     """Check that packet headers chain exactly from ``start`` to ``limit``; return the packet count."""
-    mm = np.memmap(path, dtype=np.uint8, mode="r") if limit > start else np.zeros(0, np.uint8)
-    pos, n = start, 0
-    while pos < limit:
-        if limit - pos < 8:
-            raise FormatError(path, f"truncated packet header: {limit - pos} bytes left, expected 8 (stream id, size)", pos)
-        size = int(mm[pos + 4]) | int(mm[pos + 5]) << 8 | int(mm[pos + 6]) << 16 | int(mm[pos + 7]) << 24
-        if pos + 8 + size > limit:
-            raise FormatError(path, f"packet of {size} bytes runs past the end of the data ({limit - pos - 8} bytes left)", pos)
-        pos += 8 + size
-        n += 1
-    return n
+    if limit <= start:
+        return 0
+    from .._decode_aedat import walk_aedat4
+
+    mm = np.memmap(path, dtype=np.uint8, mode="r")
+    n, bad, size = walk_aedat4(mm, start, limit)
+    if bad >= 0 and size < 0:
+        raise FormatError(path, f"truncated packet header: {limit - bad} bytes left, expected 8 (stream id, size)", int(bad))
+    if bad >= 0:
+        raise FormatError(path, f"packet of {size} bytes runs past the end of the data ({limit - bad - 8} bytes left)", int(bad))
+    return int(n)
 
 
 def _decoder_packets(path: Path, sid: int) -> Iterator[np.ndarray]:
