@@ -141,3 +141,15 @@ def test_only_motion_distinguishes_cw_from_ccw(pair):
         else:
             # Without time the pair is indistinguishable: chance level (32 test samples).
             assert 0.25 <= acc <= 0.75, f"{name}: accuracy {acc:.2f} should be near chance"
+
+
+def test_tonic_transforms_apply_directly():
+    tonic_transforms = pytest.importorskip("tonic.transforms")
+    tf = tonic_transforms.ToFrame(sensor_size=SyntheticGestures.sensor_size, n_time_bins=4)
+    ds = SyntheticGestures(split="test", n_per_class=1, cache=False, transform=tf, target_transform=lambda y: y + 100)
+    frames, target = ds[3]
+    events = ds.raw(3)[0]
+    assert frames.shape == (4, 2, 128, 128) and target == 103
+    assert abs(int(frames.sum()) - len(events)) <= 1  # tonic drops at most the last event
+    both = SyntheticGestures(split="test", n_per_class=1, cache=False, transforms=lambda e, y: (len(e), -y))
+    assert both[3] == (len(events), -3)
