@@ -12,7 +12,9 @@ Semantics (SpikePoint / its authors' EventMamba preprocessing, see docs/represen
   uniformly without replacement; otherwise ``n_points`` draws with replacement; either way the
   points are kept in time order;
 * **coordinates** (x / W, y / H, (t - t_min) / (t_max - t_min)) with t_min / t_max over the
-  sampled points (0 when they coincide); float32; polarity is dropped.
+  sampled points (0 when they coincide); float32; polarity is dropped;
+* only the events a window reads are checked: a sampled event outside the sensor raises
+  :class:`EventValidationError` naming the first one (CPU paths; the GPU kernel does not check).
 
 Randomness is a counter-based generator (:mod:`eventar.kernels._scalar`): window ``w`` of a call
 uses ``window_state(seed, w)``, so results depend only on (seed, window order), are independent of
@@ -113,13 +115,14 @@ def window_bounds(t: np.ndarray, offsets: np.ndarray, window_us: int, step_us: i
     return Windows(starts[keep], ends[keep], rec[keep], t_start[keep])
 
 
-def _check_xy(x, y, w, h):
+def _check_xy(x, y, w, h, first):
+    """Raise for the sampled events (indices ``first``) outside the sensor, naming the earliest."""
     xs = np.asarray(x).astype(np.int64)
     ys = np.asarray(y).astype(np.int64)
     bad = (xs < 0) | (xs >= w) | (ys < 0) | (ys >= h)
     if bad.any():
         i = int(np.argmax(bad))
-        raise EventValidationError(f"event {i}: (x, y) = ({xs[i]}, {ys[i]}) is outside the {w}x{h} sensor")
+        raise EventValidationError(f"event {first[i]}: (x, y) = ({xs[i]}, {ys[i]}) is outside the {w}x{h} sensor")
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,6 +157,7 @@ def sample_ref(t, x, y, starts, ends, n_points, sensor_wh, seed=0) -> np.ndarray
             idx = np.array(sorted(chosen), np.int64) + s
         else:
             idx = np.sort(np.array([_scalar.draw_below_py(state, i, count) for i in range(n_points)], np.int64)) + s
+        _check_xy(x[idx], y[idx], int(w), int(h), first=idx)
         tt = np.asarray(t[idx], np.float64)
         span = tt[-1] - tt[0]
         out[wi, :, 0] = np.asarray(x[idx], np.float64) / w
@@ -173,6 +177,7 @@ _LOW6 = np.uint64(63)
 
 @numba.njit(cache=True)
 def _sample_kernel(t, x, y, starts, ends, n_points, w, h, seed, out):
+    bad = np.int64(-1)
     for wi in range(starts.shape[0]):
         s = starts[wi]
         count = ends[wi] - s
@@ -215,17 +220,25 @@ def _sample_kernel(t, x, y, starts, ends, n_points, w, h, seed, out):
         span = np.float64(t[idx[n_points - 1]]) - t_first
         for k in range(n_points):
             j = idx[k]
-            out[wi, k, 0] = np.float64(x[j]) / w
-            out[wi, k, 1] = np.float64(y[j]) / h
+            xj = np.float64(x[j])
+            yj = np.float64(y[j])
+            if (xj < 0 or xj >= w or yj < 0 or yj >= h) and bad < 0:
+                bad = j
+            out[wi, k, 0] = xj / w
+            out[wi, k, 1] = yj / h
             out[wi, k, 2] = (np.float64(t[j]) - t_first) / span if span > 0 else 0.0
+    return bad
 
 
 def sample_numba(t, x, y, starts, ends, n_points, sensor_wh, seed=0) -> np.ndarray:
     """numba CPU sampler, one compiled loop over windows; same contract and result as :func:`sample_ref`."""
     out = np.zeros((len(starts), n_points, 3), np.float32)
     if len(starts):
-        _sample_kernel(t, x, y, np.ascontiguousarray(starts, np.int64), np.ascontiguousarray(ends, np.int64),
-                       int(n_points), float(sensor_wh[0]), float(sensor_wh[1]), np.uint64(seed), out)
+        bad = _sample_kernel(t, x, y, np.ascontiguousarray(starts, np.int64), np.ascontiguousarray(ends, np.int64),
+                             int(n_points), float(sensor_wh[0]), float(sensor_wh[1]), np.uint64(seed), out)
+        if bad >= 0:
+            raise EventValidationError(
+                f"event {bad}: (x, y) = ({x[bad]}, {y[bad]}) is outside the {sensor_wh[0]}x{sensor_wh[1]} sensor")
     return out
 
 
@@ -365,6 +378,5 @@ def point_cloud_batch(t, x, y, offsets, sensor_wh, *, window_us, step_us, n_poin
                          use_numba=backend != "ref")
     if backend == "cuda":
         return sample_cuda(t, x, y, wins.start, wins.end, int(n_points), (w, h), seed), wins
-    _check_xy(to_host(x), to_host(y), w, h)
     sampler = sample_ref if backend == "ref" else sample_numba
     return sampler(t_host, to_host(x), to_host(y), wins.start, wins.end, int(n_points), (w, h), seed), wins

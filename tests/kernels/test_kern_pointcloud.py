@@ -158,6 +158,8 @@ def test_input_not_modified_and_bad_parameters_raise():
         with pytest.raises(ConfigError):
             ToPointCloud(SENSOR, **kw)(ev)
     bad = ev.copy()
-    bad["x"][3] = 500
-    with pytest.raises(EventValidationError, match="event 3"):
-        ToPointCloud(SENSOR, n_points=32, min_events=1)(bad)
+    bad["x"][:] = 500
+    for backend in ("ref", "numba"):
+        with pytest.raises(EventValidationError, match=r"event \d+: \(x, y\) = \(500, "):
+            point_cloud_windows(bad["t"], bad["x"], bad["y"], np.array([0, len(bad)]), SENSOR, window_us=10**6,
+                                step_us=10**6, n_points=32, min_events=1, backend=backend)
