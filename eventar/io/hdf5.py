@@ -73,7 +73,7 @@ def _chunks_of(events: np.ndarray, n: int) -> Iterator[np.ndarray]:
 
 def write_h5(
     path: "os.PathLike[str] | str",
-    data: Union[Recording, Iterable[np.ndarray]],
+    data: Union[Recording, np.ndarray, Iterable[np.ndarray]],
     *,
     header: Optional[Recording] = None,
     force: bool = False,
@@ -89,8 +89,8 @@ def write_h5(
 
     Args:
         path: output ``.h5`` file.
-        data: a :class:`~eventar.events.Recording`, or an iterable of (n,) event chunks
-            (EVENT_DTYPE or tonic's struct), e.g. :func:`eventar.io.iter_events`.
+        data: a :class:`~eventar.events.Recording`, one (N,) event array, or an iterable of (n,)
+            event chunks (EVENT_DTYPE or tonic's struct), e.g. :func:`eventar.io.iter_events`.
         header: metadata (sensor size, format, camera, t_offset, meta) when ``data`` is an
             iterable; without it the sensor is taken as (max x + 1, max y + 1) of the data.
         force: overwrite an existing ``path``.
@@ -113,6 +113,8 @@ def write_h5(
     if isinstance(data, Recording):
         header = data
         chunks: Iterable[np.ndarray] = _chunks_of(as_events(data.events), chunk_events)
+    elif isinstance(data, np.ndarray):  # one event array (iterating it would yield single records)
+        chunks = _chunks_of(as_events(data), chunk_events)
     else:
         chunks = data
     comp_opts = dict(compression=compression, shuffle=True)

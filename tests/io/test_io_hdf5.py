@@ -314,3 +314,13 @@ def test_fuzz_corrupt_h5_only_eventar_errors(tmp_path, data):
             fn(path)
         except EventarError:
             pass
+
+
+def test_plain_and_tonic_arrays_are_accepted(tmp_path):
+    ev = _rec(n=50).events
+    tonic_like = np.zeros(50, dtype=[("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "?")])
+    for f in "xytp":
+        tonic_like[f] = ev[f]
+    for i, arr in enumerate((ev, tonic_like)):
+        write_h5(tmp_path / f"{i}.h5", arr, header=Recording(ev[:0], 346, 260))
+        assert np.array_equal(read_events(tmp_path / f"{i}.h5").events, ev)
