@@ -1,12 +1,13 @@
-"""Prophesee files: DAT (``% ...`` header, 8-byte CD / Event2D records) and RAW EVT 2.0 / 2.1 / 3.0.
+"""Prophesee files: DAT (``% ...`` header, 8-byte CD / Event2D records) and RAW EVT 2.0 / 3.0.
 
-* **RAW (EVT 2.0, 2.1, 3.0)** is decoded by `faery <https://github.com/aestream/faery>`_, the
+* **RAW (EVT 2.0, 3.0)** is decoded by `faery <https://github.com/aestream/faery>`_, the
   maintained reader that gets EVT 3.0 time right: where TIME_LOW steps back by a few µs inside
   one TIME_HIGH period it keeps ``t`` monotonic instead of inventing a 4096 µs overflow (what
   expelliarmus 1.1 does).  eventar parses the ``%`` header itself (version, sensor size, camera)
-  and streams faery's packets re-cut into chunks of the requested size.
-* **DAT** is decoded here in one compiled (numba) pass over a memory map: faery refuses Event2D (type 0) files such
-  as N-CARS'.  Each record is ``uint32 t; uint32 data`` little-endian with ``x = data & 0x3FFF``,
+  and streams faery's packets re-cut into chunks of the requested size.  EVT 2.1 is refused with
+  a clear error (faery 0.7 does not decode it yet).
+* **DAT** is decoded here in one compiled (numba) pass over a memory map: faery refuses Event2D
+  (type 0) files such as N-CARS'.  Each record is ``uint32 t; uint32 data`` little-endian with ``x = data & 0x3FFF``,
   ``y = (data >> 14) & 0x3FFF`` and ``p = data >> 28``.  A backwards jump of more than 2^31 µs is a
   wrap of the 32-bit clock and is unfolded; any other step back is clamped to the running maximum
   (the same policy as faery's EVT decoder), so ``t`` never decreases.
