@@ -6,8 +6,8 @@ Events are a numpy structured array with the fields
 field     dtype     meaning
 ========  ========  ====================================================
 ``t``     int64     timestamp in µs (relative to ``Recording.t_offset``)
-``x``     uint16    column, 0 = left
-``y``     uint16    row, 0 = top
+``x``     uint16    column as the camera reports it
+``y``     uint16    row as the camera reports it (DV, Prophesee: 0 = top; jAER AEDAT 2.0: 0 = bottom)
 ``p``     uint8     polarity, 1 = ON (brightness up), 0 = OFF
 ========  ========  ====================================================
 
@@ -25,7 +25,7 @@ import numpy as np
 from .errors import EventValidationError
 
 EVENT_DTYPE = np.dtype([("t", "<i8"), ("x", "<u2"), ("y", "<u2"), ("p", "u1")])
-"""Structured dtype of an eventar event array (15 bytes, packed)."""
+"""Structured dtype of an eventar event array (13 bytes per event, packed)."""
 
 
 def empty_events(n: int = 0) -> np.ndarray:

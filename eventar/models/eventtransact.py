@@ -21,7 +21,7 @@ Architecture (models.md §4.3), input (B, T, C, H, W) count frames with channels
 ``forward(x)`` returns logits (B, classes); ``forward(x, return_projections=True)`` returns
 ``(logits, projections (B, T, proj_dim))`` for the ECL (:mod:`eventar.nn.contrastive`).
 Frames whose side differs from the backbone's ``image_size`` are resized bilinearly (the paper
-resizes 128 → 224 for ViT-B).
+resizes 128 → 224 for ViT-B); two-channel (ON, OFF) frames get the all-zero third channel here.
 """
 
 from __future__ import annotations
@@ -103,7 +103,9 @@ class EventTransAct(nn.Module):
         """x: (B, T, C, H, W) frames -> logits (B, classes) [, projections (B, T, proj_dim)]."""
         if x.dim() != 5:
             raise ValueError(f"EventTransAct expects (B, T, C, H, W) frames, got shape {tuple(x.shape)}")
-        b, t = x.shape[:2]
+        b, t, c = x.shape[:3]
+        if c == self.cfg.in_chans - 1:  # (ON, OFF) frames get the all-zero third channel
+            x = torch.cat([x, x.new_zeros(b, t, 1, *x.shape[3:])], dim=2)
         frames = x.reshape(b * t, *x.shape[2:]).float()
         size = self.cfg.image_size
         if self.cfg.backbone == "vit" and frames.shape[-2:] != (size, size):
