@@ -324,3 +324,16 @@ def test_plain_and_tonic_arrays_are_accepted(tmp_path):
     for i, arr in enumerate((ev, tonic_like)):
         write_h5(tmp_path / f"{i}.h5", arr, header=Recording(ev[:0], 346, 260))
         assert np.array_equal(read_events(tmp_path / f"{i}.h5").events, ev)
+
+
+def test_corrupt_huge_shape_is_refused_before_reading(tmp_path):
+    """A shape far beyond what the file stores (HDF5 would hand back fill values) is a FormatError."""
+    path = tmp_path / "huge.h5"
+    with h5py.File(path, "w") as f:
+        g = f.create_group("events")
+        for k, dt in (("x", "u2"), ("y", "u2"), ("t", "i8"), ("p", "u1")):
+            d = g.create_dataset(k, shape=(10,), maxshape=(None,), dtype=dt, chunks=(4,), compression="gzip")
+            d[:] = 1 if k != "t" else np.arange(10)
+            d.resize((10**10,))  # only 3 chunks are stored
+    with pytest.raises(FormatError, match="claims 10,000,000,000 values"):
+        read_header(path)

@@ -28,6 +28,8 @@ DSEC_SIZE = (640, 480)
 """DSEC's sensor (W, H), used for DSEC-layout files without size attributes."""
 
 _FIELDS = ("x", "y", "t", "p")
+MAX_COMPRESSION = 1100
+"""Largest plausible ratio of a dataset's size to its stored bytes (gzip's ceiling is ~1032:1)."""
 
 
 def _sniff(head: bytes, path: Path) -> bool:
@@ -86,6 +88,16 @@ def _layout(path: Path, f) -> Tuple[Recording, int]:
     n = {k: grp[k].shape for k in _FIELDS}
     if any(len(s) != 1 for s in n.values()) or len({s[0] for s in n.values()}) != 1:
         raise FormatError(path, f"events/x, y, t, p must be 1-D of one length, got shapes {n}", None)
+    for k in _FIELDS:  # a corrupt shape must not make us read (HDF5 fill values) or allocate far past the file
+        d = grp[k]
+        plist = d.id.get_create_plist()
+        nfilters = plist.get_nfilters() if d.chunks is not None else 0
+        if d.compression not in ("gzip", "lzf") and nfilters > (1 if d.shuffle else 0):
+            continue  # other filters (Blosc/zstd in DSEC) have no known ceiling ratio
+        logical = d.shape[0] * d.dtype.itemsize
+        if logical > MAX_COMPRESSION * d.id.get_storage_size() + (1 << 20):
+            raise FormatError(path, f"events/{k} claims {d.shape[0]:,} values but stores only "
+                                    f"{d.id.get_storage_size():,} bytes (corrupt shape or missing data)", None)
     t_offset = 0
     if "t_offset" in f:
         try:
