@@ -175,7 +175,7 @@ def main(argv=None):
         lines.append(f"| {comp}{' (level 1)' if comp == 'gzip' else ''} | {n_h5 / ew / 1e6:.1f} M ev/s | {n_h5 / hw / 1e6:.1f} M ev/s | "
                      f"{ew / hw:.2f} | {n_h5 / er / 1e6:.1f} M ev/s | {n_h5 / hr / 1e6:.1f} M ev/s | {er / hr:.2f} | {size / 1e6:.1f} |")
     lines += ["", "eventar's write also validates t order and coordinates and builds `ms_to_idx`; its read builds the "
-              "15-byte event records that h5py's plain column read does not."]
+              "13-byte event records that h5py's plain column read does not."]
     body = "\n".join(lines)
     print(body)
     if not args.no_write:
