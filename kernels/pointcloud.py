@@ -72,6 +72,41 @@ def _window_bounds(t, lo, hi, t_start, window_us, starts, ends):
         ends[w] = _jit.search_left(t, starts[w], hi[w], t_start[w] + window_us)
 
 
+def window_starts(first_t, last_t, offsets, window_us: int, step_us: int):
+    """Window start times of every stream, vectorised: (t_start, recording, lo, hi), all (n_windows,).
+
+    Args:
+        first_t, last_t: (B,) first / last timestamp of each stream (ignored for empty streams).
+        offsets: (B+1,) int64 stream boundaries.
+        window_us, step_us: µs.
+    Returns:
+        t_start (µs), recording index, and the stream's event range [lo, hi) of each window.
+    """
+    offsets = np.asarray(offsets, np.int64)
+    lo_s, hi_s = offsets[:-1], offsets[1:]
+    nonempty = hi_s > lo_s
+    t0 = np.where(nonempty, np.asarray(first_t, np.int64), 0)
+    span = np.where(nonempty, np.asarray(last_t, np.int64) - t0 - window_us, 0)
+    # k = 0..n-1 with k*step < span  ->  n = ceil(span / step) when span > 0; a non-empty stream
+    # shorter than one window still gets one window (starting at its first event)
+    n_w = np.where(span > 0, (span + step_us - 1) // step_us, 1)
+    n_w[~nonempty] = 0
+    rec = np.repeat(np.arange(len(lo_s), dtype=np.int64), n_w)
+    first = np.cumsum(n_w) - n_w
+    k = np.arange(len(rec), dtype=np.int64) - np.repeat(first, n_w)
+    return t0[rec] + k * step_us, rec, lo_s[rec], hi_s[rec]
+
+
+def _ends_of_streams(t, offsets):
+    offsets = np.asarray(offsets, np.int64)
+    nonempty = offsets[1:] > offsets[:-1]
+    first = np.zeros(len(offsets) - 1, np.int64)
+    last = np.zeros(len(offsets) - 1, np.int64)
+    first[nonempty] = t[offsets[:-1][nonempty]]
+    last[nonempty] = t[offsets[1:][nonempty] - 1]
+    return first, last
+
+
 def window_bounds(t: np.ndarray, offsets: np.ndarray, window_us: int, step_us: int, min_events: int,
                   use_numba: bool = True) -> Windows:
     """Sliding windows of every stream of a ragged batch, vectorised (no Python loop over windows).
@@ -85,23 +120,9 @@ def window_bounds(t: np.ndarray, offsets: np.ndarray, window_us: int, step_us: i
     Returns:
         :class:`Windows` in (stream, time) order.
     """
-    offsets = np.asarray(offsets, np.int64)
     t = np.asarray(t)
-    lo_s, hi_s = offsets[:-1], offsets[1:]
-    nonempty = hi_s > lo_s
-    t0 = np.zeros(len(lo_s), np.int64)
-    span = np.zeros(len(lo_s), np.int64)
-    t0[nonempty] = t[lo_s[nonempty]]
-    span[nonempty] = t[hi_s[nonempty] - 1] - t0[nonempty] - window_us
-    # k = 0..n-1 with k*step < span  ->  n = ceil(span / step) when span > 0; a non-empty stream
-    # shorter than one window still gets one window (starting at its first event)
-    n_w = np.where(span > 0, (span + step_us - 1) // step_us, 1)
-    n_w[~nonempty] = 0
-    rec = np.repeat(np.arange(len(lo_s), dtype=np.int64), n_w)
-    first = np.cumsum(n_w) - n_w
-    k = np.arange(len(rec), dtype=np.int64) - np.repeat(first, n_w)
-    t_start = t0[rec] + k * step_us
-    lo, hi = lo_s[rec], hi_s[rec]
+    first_t, last_t = _ends_of_streams(t, offsets)
+    t_start, rec, lo, hi = window_starts(first_t, last_t, offsets, window_us, step_us)
     if use_numba:
         starts = np.empty(len(rec), np.int64)
         ends = np.empty(len(rec), np.int64)
@@ -257,7 +278,7 @@ def scratch_words(counts: np.ndarray, n_points: int) -> np.ndarray:
 def _cuda_kernel():
     global cuda  # a module global: the CUDA simulator patches kernels' globals named like numba.cuda
     cuda = _jit.cuda_module()
-    _, window_state, draw_below, _, _ = _jit.cuda_device_functions()
+    _, window_state, draw_below, search_left, _ = _jit.cuda_device_functions()
 
     @cuda.jit
     def sample_kernel(t, x, y, starts, ends, scratch_off, scratch, idx, n_points, w, h, seed, out):
@@ -313,7 +334,53 @@ def _cuda_kernel():
             else:
                 out[wi, k, 2] = 0.0
 
-    return sample_kernel
+    @cuda.jit
+    def bounds_kernel(t, lo, hi, t_start, window_us, starts, ends):
+        wi = cuda.grid(1)
+        if wi < starts.shape[0]:
+            s = search_left(t, lo[wi], hi[wi], t_start[wi])
+            starts[wi] = s
+            ends[wi] = search_left(t, s, hi[wi], t_start[wi] + window_us)
+
+    return sample_kernel, bounds_kernel
+
+
+def _gather_host(a, idx: np.ndarray) -> np.ndarray:
+    """``a[idx]`` copied to the host, moving only the gathered values when ``a`` is a torch tensor."""
+    from ._arrays import is_torch
+
+    if is_torch(a):
+        import torch
+
+        return a[torch.as_tensor(idx, device=a.device)].cpu().numpy()
+    if isinstance(a, np.ndarray):
+        return a[idx]
+    return a.copy_to_host()[idx]
+
+
+def window_bounds_cuda(t, offsets, window_us: int, step_us: int, min_events: int) -> Windows:
+    """:func:`window_bounds` with the binary searches on the GPU; only 2 values per stream and 2 per
+    window cross to the host (``t`` itself stays on the device)."""
+    off = to_host(offsets).astype(np.int64)
+    nonempty = off[1:] > off[:-1]
+    first_t = np.zeros(len(off) - 1, np.int64)
+    last_t = np.zeros(len(off) - 1, np.int64)
+    if nonempty.any():
+        first_t[nonempty] = _gather_host(t, off[:-1][nonempty])
+        last_t[nonempty] = _gather_host(t, off[1:][nonempty] - 1)
+    t_start, rec, lo, hi = window_starts(first_t, last_t, off, window_us, step_us)
+    n = len(rec)
+    if n == 0:
+        empty = np.zeros(0, np.int64)
+        return Windows(empty, empty, empty, empty)
+    starts = zeros_like_device(t, (n,), "int64")
+    ends = zeros_like_device(t, (n,), "int64")
+    blocks, threads = launch_1d(n)
+    _cuda_kernel()[1][blocks, threads](t, _to_device_like(t, lo), _to_device_like(t, hi), _to_device_like(t, t_start),
+                                       np.int64(window_us), starts, ends)
+    starts, ends = to_host(starts), to_host(ends)
+    keep = (ends - starts) >= min_events
+    return Windows(starts[keep], ends[keep], rec[keep], t_start[keep])
 
 
 def sample_cuda(t, x, y, starts, ends, n_points, sensor_wh, seed=0, out=None):
@@ -345,7 +412,7 @@ def sample_cuda(t, x, y, starts, ends, n_points, sensor_wh, seed=0, out=None):
         return _to_device_like(t, a)
 
     blocks, threads = launch_1d(n_windows, threads=64)
-    _cuda_kernel()[blocks, threads](t, x, y, dev(starts), dev(ends), dev(scratch_off), scratch, idx, int(n_points),
+    _cuda_kernel()[0][blocks, threads](t, x, y, dev(starts), dev(ends), dev(scratch_off), scratch, idx, int(n_points),
                                     float(sensor_wh[0]), float(sensor_wh[1]), np.uint64(seed), out)
     return out
 
@@ -368,15 +435,16 @@ def point_cloud_batch(t, x, y, offsets, sensor_wh, *, window_us, step_us, n_poin
     """Windows + samples for a ragged batch: returns (points (n_windows, N, 3) float32, Windows).
 
     ``backend`` is 'ref', 'numba' or 'cuda' (the dispatcher in :mod:`eventar.kernels` picks it).
-    For 'cuda', t/x/y may live on the device; the window bounds are computed on the host from a
-    host copy of ``t`` (a few bytes per window travel back).
+    For 'cuda', t/x/y stay on the device: window bounds are searched there too, and only a few
+    values per stream and per window travel to the host (to size the sampler's scratch).
     """
     check_params(window_us, step_us, n_points, min_events)
     w, h = int(sensor_wh[0]), int(sensor_wh[1])
+    if backend == "cuda":
+        wins = window_bounds_cuda(t, offsets, int(window_us), int(step_us), int(min_events))
+        return sample_cuda(t, x, y, wins.start, wins.end, int(n_points), (w, h), seed), wins
     t_host = to_host(t)
     wins = window_bounds(t_host, to_host(offsets), int(window_us), int(step_us), int(min_events),
                          use_numba=backend != "ref")
-    if backend == "cuda":
-        return sample_cuda(t, x, y, wins.start, wins.end, int(n_points), (w, h), seed), wins
     sampler = sample_ref if backend == "ref" else sample_numba
     return sampler(t_host, to_host(x), to_host(y), wins.start, wins.end, int(n_points), (w, h), seed), wins

@@ -79,7 +79,10 @@ def check_voxel(lengths, sensor, seed, n_bins, per_polarity):
 def check_points(lengths, sensor, seed, n_points, window, step, min_events):
     cols, off = ragged(lengths, sensor[0], sensor[1], seed)
     wins = PC.window_bounds(cols["t"], off, window, step, min_events)
-    dcols, _ = device(cols, off)
+    dcols, doff = device(cols, off)
+    dwins = PC.window_bounds_cuda(dcols["t"], doff, window, step, min_events)
+    for a, b in zip(wins, dwins):
+        assert np.array_equal(a, b), "window bounds differ on the device"
     got = host(PC.sample_cuda(dcols["t"], dcols["x"], dcols["y"], wins.start, wins.end, n_points, sensor[:2], seed))
     want = PC.sample_ref(cols["t"], cols["x"], cols["y"], wins.start, wins.end, n_points, sensor[:2], seed)
     assert len(wins.start) > 0 and np.array_equal(got, want), (n_points, window)
