@@ -345,6 +345,19 @@ def _cuda_kernel():
     return sample_kernel, bounds_kernel
 
 
+def _uint64_zeros(like, n: int):
+    """(uint64 zeros for the kernel, owner to keep alive).  torch has no CUDA fill for uint64, so
+    for torch inputs an int64 tensor is allocated and viewed as uint64 through numba."""
+    from ._arrays import is_torch
+
+    if is_torch(like):
+        import torch
+
+        owner = torch.zeros(n, dtype=torch.int64, device=like.device)
+        return _jit.cuda_module().as_cuda_array(owner).view(np.uint64), owner
+    return zeros_like_device(like, (n,), "uint64"), None
+
+
 def _gather_host(a, idx: np.ndarray) -> np.ndarray:
     """``a[idx]`` copied to the host, moving only the gathered values when ``a`` is a torch tensor."""
     from ._arrays import is_torch
@@ -405,7 +418,7 @@ def sample_cuda(t, x, y, starts, ends, n_points, sensor_wh, seed=0, out=None):
         return out
     words = scratch_words(ends - starts, n_points)
     scratch_off = np.concatenate([[0], np.cumsum(words)[:-1]]).astype(np.int64)
-    scratch = zeros_like_device(t, (max(int(words.sum()), 1),), "uint64")
+    scratch, _keep = _uint64_zeros(t, max(int(words.sum()), 1))
     idx = zeros_like_device(t, (n_windows * n_points,), "int64")
 
     def dev(a):
