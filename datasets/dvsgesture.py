@@ -46,10 +46,17 @@ CLASSES = [
 ]
 """tonic's class names; label = CSV class id − 1."""
 
+TONIC_ARCHIVES = {
+    "train": ("https://figshare.com/ndownloader/files/38022171", "ibmGestureTrain.tar.gz", "3a8f0d4120a166bac7591f77409cb105"),
+    "test": ("https://figshare.com/ndownloader/files/38020584", "ibmGestureTest.tar.gz", "56070e45dadaa85fff82e0fbfbc06de5"),
+}
+"""tonic's public copy (figshare): split -> (url, file name, md5)."""
+
 HOW_TO_GET = (
     "Get DvsGesture.tar.gz from IBM (https://research.ibm.com/dvsgesture/, CC BY 4.0) and extract it "
     "under the root (eventar.datasets.extract_archive), or place tonic's ibmGestureTrain/ibmGestureTest "
-    "folders under <root>/DVSGesture/; see the dataset card datasets/cards/dvsgesture.md."
+    "folders under <root>/DVSGesture/ (or pass download=True to fetch tonic's public copy from figshare); "
+    "see the dataset card datasets/cards/dvsgesture.md."
 )
 
 
@@ -105,6 +112,9 @@ class DVSGesture(EventDataset):
             class); tonic's copy only has ``"per_class"``.
         source: ``"auto"`` (the original when present), ``"aedat"`` or ``"tonic"``.
         num_classes: 11, or 10 to drop "other gestures".
+        download: when neither copy is under ``root``, fetch tonic's public copy of ``split`` from
+            figshare into ``root/DVSGesture/`` (md5-checked, extracted safely).  Nothing is
+            downloaded unless this is True.
         transform, target_transform, transforms: tonic-style callables.
 
     ``__getitem__(i) -> (events (N,) EVENT_DTYPE, label)``; for the original release ``t`` is µs
@@ -124,6 +134,7 @@ class DVSGesture(EventDataset):
         protocol: str = "windows",
         source: str = "auto",
         num_classes: int = 11,
+        download: bool = False,
         transform: Optional[Callable] = None,
         target_transform: Optional[Callable] = None,
         transforms: Optional[Callable] = None,
@@ -142,6 +153,8 @@ class DVSGesture(EventDataset):
         self.classes = CLASSES[: self.num_classes]
         aedat_dir = self._find_aedat_dir()
         tonic_dir = self._find_tonic_dir()
+        if download and tonic_dir is None and (source == "tonic" or (source == "auto" and aedat_dir is None)):
+            tonic_dir = self.download_tonic_copy(self.root, split)
         if source == "auto":
             source = "aedat" if aedat_dir is not None else ("tonic" if tonic_dir is not None else "")
         if source == "aedat" and aedat_dir is None:
@@ -164,6 +177,34 @@ class DVSGesture(EventDataset):
         if not self.samples:
             raise DatasetError(f"DVSGesture: no samples found for split {split!r} under {self.root}")
         self._memo: Tuple[Optional[Path], Optional[np.ndarray]] = (None, None)
+
+    @staticmethod
+    def download_tonic_copy(root: "str | Path", split: str, url: Optional[str] = None) -> Path:
+        """Download and extract tonic's copy of ``split`` into ``root/DVSGesture/``; return its folder.
+
+        Args:
+            root: dataset root.
+            split: ``"train"`` or ``"test"``.
+            url: override the figshare URL (e.g. a mirror); the md5 is still checked.
+        Raises:
+            DatasetError: download failure, checksum mismatch, unsafe archive member.
+        """
+        from ._archive import extract_archive
+        from ._download import download_file
+
+        default_url, filename, md5 = TONIC_ARCHIVES[split]
+        base = Path(root) / "DVSGesture"
+        archive = download_file(url or default_url, base / filename, md5=md5)
+        folder = base / ("ibmGestureTrain" if split == "train" else "ibmGestureTest")
+        staging = extract_archive(archive, base / f".{folder.name}.extracting", force=True)
+        inner = staging / folder.name
+        if not inner.is_dir():
+            raise DatasetError(f"{archive}: expected a top-level {folder.name}/ folder in the archive")
+        inner.rename(folder)
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)
+        return folder
 
     # ------------------------------------------------------------------ locating the files
     def _tonic_folder(self) -> str:

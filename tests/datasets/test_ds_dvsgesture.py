@@ -141,3 +141,36 @@ def test_broken_layouts_name_what_was_expected(tmp_path, ibm_root):
         DVSGesture(ibm_root, split="val")
     with pytest.raises(DatasetError, match="num_classes"):
         DVSGesture(ibm_root, num_classes=9)
+
+
+def test_download_only_when_asked_and_checksum_verified(tmp_path, monkeypatch):
+    """download=True fetches tonic's archive (here from a file:// URL), checks md5, extracts safely."""
+    import hashlib
+    import io
+    import tarfile
+
+    import eventar.datasets.dvsgesture as mod
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        data = io.BytesIO()
+        np.save(data, np.array([[1, 2, 1, 0.5], [3, 4, 0, 1.0]]))
+        info = tarfile.TarInfo("ibmGestureTest/user24_led/4.npy")
+        info.size = len(data.getvalue())
+        tf.addfile(info, io.BytesIO(data.getvalue()))
+    src = tmp_path / "mirror" / "ibmGestureTest.tar.gz"
+    src.parent.mkdir()
+    src.write_bytes(buf.getvalue())
+    md5 = hashlib.md5(buf.getvalue()).hexdigest()
+    monkeypatch.setitem(mod.TONIC_ARCHIVES, "test", (src.as_uri(), "ibmGestureTest.tar.gz", md5))
+    root = tmp_path / "root"
+    with pytest.raises(DatasetError, match="download=True"):
+        DVSGesture(root, split="test", protocol="per_class")  # nothing fetched unless asked
+    assert not root.exists()
+    ds = DVSGesture(root, split="test", protocol="per_class", download=True)
+    assert ds.source == "tonic" and ds.targets == [4] and ds[0][0]["t"].tolist() == [500, 1000]
+    assert not list((root / "DVSGesture").glob(".*"))  # no staging leftovers
+    monkeypatch.setitem(mod.TONIC_ARCHIVES, "train", (src.as_uri(), "ibmGestureTrain.tar.gz", "0" * 32))
+    with pytest.raises(DatasetError, match="md5 .* expected 0000"):
+        DVSGesture(root, split="train", protocol="per_class", download=True)
+    assert not (root / "DVSGesture" / "ibmGestureTrain.tar.gz").exists()
