@@ -13,6 +13,7 @@ benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 
@@ -85,10 +86,13 @@ def overhead(repeats: int):
             "eventar estimate_energy": lambda model=model, x=x, kw=kw: estimate_energy(model, x, **kw),
             "SpikingJelly op_counter": lambda model=model, x=x: _sj_count(model, x),
         }
-        med = bench_interleaved(fns, repeats=repeats, warmup=1)
-        rows.append((desc, med))
-        base = med["plain forward"]
-        print(f"{desc}: " + ", ".join(f"{k} {v * 1e3:.1f} ms ({v / base:.2f}x)" for k, v in med.items()))
+        # one interleaved round per call, so that each round gives a paired ratio (robust to load drift)
+        bench_interleaved(fns, repeats=1, warmup=1)
+        rounds = [bench_interleaved(fns, repeats=1, warmup=0) for _ in range(repeats)]
+        med = {k: statistics.median(r[k] for r in rounds) for k in fns}
+        ratio = {k: statistics.median(r[k] / r["plain forward"] for r in rounds) for k in fns}
+        rows.append((desc, med, ratio))
+        print(f"{desc}: " + ", ".join(f"{k} {med[k] * 1e3:.1f} ms ({ratio[k]:.2f}x)" for k in fns))
     return rows
 
 
@@ -140,7 +144,7 @@ def _spikepoint_table(sp) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--spikepoint", action="store_true", help="also print SpikePoint in the paper's units")
     ap.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     args = ap.parse_args()
@@ -156,17 +160,17 @@ def main() -> int:
             f"Machine: {machine()}; torch {torch.__version__}, 1 thread; 2-core VM shared with other jobs (noisy).",
             f"Command: `{cmd}`",
             "",
-            "Median wall time per call (interleaved repeats; ratio to the plain forward pass, target <= 2x for eventar).",
+            "Median wall time per call over interleaved rounds; in brackets the median over rounds of the ratio to the "
+            "plain forward of the same round (target <= 2x for eventar).",
             "`estimate_energy` includes building the report; SpikingJelly counts SynOps + MACs only.",
             "",
             "| model | plain forward | eventar estimate_energy | SpikingJelly op_counter |",
             "|---|---:|---:|---:|",
         ]
-        for desc, med in rows:
-            base = med["plain forward"]
-            body.append(f"| {desc} | {base * 1e3:.1f} ms | {med['eventar estimate_energy'] * 1e3:.1f} ms "
-                        f"({med['eventar estimate_energy'] / base:.2f}x) | {med['SpikingJelly op_counter'] * 1e3:.1f} ms "
-                        f"({med['SpikingJelly op_counter'] / base:.2f}x) |")
+        for desc, med, ratio in rows:
+            ev, sj = "eventar estimate_energy", "SpikingJelly op_counter"
+            body.append(f"| {desc} | {med['plain forward'] * 1e3:.1f} ms | {med[ev] * 1e3:.1f} ms ({ratio[ev]:.2f}x) | "
+                        f"{med[sj] * 1e3:.1f} ms ({ratio[sj]:.2f}x) |")
         if sp is not None:
             body += ["", _spikepoint_table(sp)]
         print("updated", update_results_section("Energy counting", "\n".join(body)))

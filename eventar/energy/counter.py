@@ -375,7 +375,10 @@ class EnergyCounter(TorchDispatchMode):
 
     def _classify(self, x: torch.Tensor) -> Tuple[str, int, float]:
         """:func:`classify` with a small cache: one activation often feeds several layers (Q, K, V)."""
-        key = (_storage_key(x), x.storage_offset(), x.numel(), x._version)
+        ptr = _storage_key(x)
+        if ptr is None:
+            return classify(x)
+        key = (ptr, x.storage_offset(), x.numel(), x._version)
         for ref, k, result in self._class_cache:
             if k == key:
                 return result

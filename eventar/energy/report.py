@@ -37,7 +37,7 @@ CONVENTION = (
 OMISSIONS = (
     "Not included: memory reads/writes and data movement (weights, activations, membrane states), "
     "addressing, neuron membrane updates and spike generation (listed separately), BatchNorm (assumed folded "
-    "into the preceding layer), pooling, residual additions, softmax/normalisation, encoding and "
+    "into the preceding layer), bias additions, pooling, residual additions, softmax/normalisation, encoding and "
     "pre-processing outside the model (e.g. sampling/grouping of point clouds), static/leakage energy, "
     "and any hardware mapping. The figure is a lower-bound style compute estimate comparable to papers "
     "that use the same convention, not a measurement."
@@ -216,7 +216,8 @@ class EnergyReport:
             ax.set_yticklabels(names, fontsize=7)
             ax.invert_yaxis()
             ax.set_xscale("log")
-            ax.set_xlabel("energy per sample (pJ, log scale)")
+            dropped = len(self.layers) - len(rows)
+            ax.set_xlabel("energy per sample (pJ, log scale)" + (f"; {dropped} layer(s) at 0 pJ not drawn" if dropped else ""))
             cost = self.meta["cost"]
             ax.set_title(f"{self.meta.get('model')}: {self.total_mj:.4g} mJ/sample "
                          f"(ANN-equiv. {self.totals['ann_energy_mj']:.4g} mJ), {cost['name']}", fontsize=9)
