@@ -29,6 +29,7 @@ deterministically from ``(seed, split, index)``, and cached as ``.npy`` files un
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional, Tuple
 
@@ -270,6 +271,7 @@ class SyntheticGestures(EventDataset):
         self.root = Path(root) if root is not None else default_root()
         tag = f"{split}_seed{self.seed}" + ("" if self.noise else "_nonoise")
         self.folder = self.root / self.name / f"v{self.version}" / tag
+        self._warned = False
 
     def __len__(self) -> int:
         return self.n_per_class * len(CLASSES)
@@ -300,6 +302,11 @@ class SyntheticGestures(EventDataset):
             except (ValueError, OSError, EOFError):
                 pass  # unreadable entry: regenerate and replace it below
         events, label = self.generate(index)
-        with atomic_output(path, force=True, suffix=".npy") as tmp:
-            np.save(tmp, events, allow_pickle=False)
+        try:
+            with atomic_output(path, force=True, suffix=".npy") as tmp:
+                np.save(tmp, events, allow_pickle=False)
+        except OSError as e:  # read-only or full cache folder: keep working without the cache
+            if not self._warned:
+                warnings.warn(f"SyntheticGestures: cannot write the cache under {self.folder} ({e}); generating without caching", stacklevel=3)
+                self._warned = True
         return events, label

@@ -153,3 +153,12 @@ def test_tonic_transforms_apply_directly():
     assert abs(int(frames.sum()) - len(events)) <= 1  # tonic drops at most the last event
     both = SyntheticGestures(split="test", n_per_class=1, cache=False, transforms=lambda e, y: (len(e), -y))
     assert both[3] == (len(events), -3)
+
+
+def test_unwritable_cache_folder_falls_back_to_generation(tmp_path):
+    blocker = tmp_path / "file_not_folder"
+    blocker.write_text("x")  # the cache root is a file: nothing can be written below it
+    ds = SyntheticGestures(root=blocker, split="test", n_per_class=1)
+    with pytest.warns(UserWarning, match="cannot write the cache"):
+        ev, label = ds[1]
+    assert _same(ev, SyntheticGestures(split="test", n_per_class=1, cache=False)[1][0]) and label == 1
