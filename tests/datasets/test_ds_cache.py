@@ -118,3 +118,21 @@ def test_concurrent_readers_fill_and_share_one_cache(tmp_path):
     cached = CachedDataset(src, tmp_path / "cache")
     assert not list(cached.folder.glob(".*partial*")), "temporary files left behind"
     assert len(list(cached.folder.glob("*.npz"))) == 11
+
+
+def test_eventar_representations_cache_and_invalidate(tmp_path):
+    transforms = pytest.importorskip("eventar.transforms")
+    frames8 = transforms.ToFrame(sensor_size=(128, 128, 2), n_time_bins=8)
+    frames4 = transforms.ToFrame(sensor_size=(128, 128, 2), n_time_bins=4)
+    clouds = transforms.ToPointCloud(sensor_size=(128, 128, 2), n_points=64)
+    c8 = CachedDataset(_ds(tmp_path, transform=frames8), tmp_path / "cache")
+    c4 = CachedDataset(_ds(tmp_path, transform=frames4), tmp_path / "cache")
+    cp = CachedDataset(_ds(tmp_path, transform=clouds), tmp_path / "cache")
+    assert len({c8.key, c4.key, cp.key}) == 3
+    for _ in range(2):  # miss, then hit
+        assert c8[1][0].shape[0] == 8 and c4[1][0].shape[0] == 4
+        direct = _ds(tmp_path, transform=clouds)[1][0]
+        got = cp[1][0]
+        for a, b in zip(direct if isinstance(direct, tuple) else (direct,), got if isinstance(got, tuple) else (got,)):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert (c8.hits, c4.hits, cp.hits) == (1, 1, 1)
