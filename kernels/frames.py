@@ -11,7 +11,8 @@ including its float edges and its integer bin width), so a slice is an index ran
 
 Counts are int32 (int64 when a stream has 2**31 events or more): they never wrap, unlike tonic's
 int16.  Polarity channel is ``p > 0`` (bool, {0, 1} and {-1, +1} encodings all work) and 0 for a
-one-polarity sensor.  Coordinates outside the sensor raise :class:`EventValidationError`.
+one-polarity sensor.  A counted event (one inside some slice) outside the sensor raises
+:class:`EventValidationError` naming the first such event, on every backend.
 """
 
 from __future__ import annotations
@@ -160,7 +161,11 @@ def to_frame_ref(x, y, p, starts, ends, sensor_size, dtype=None) -> np.ndarray:
     w, h, npol = (int(v) for v in sensor_size)
     x = np.asarray(x).astype(np.int64)
     y = np.asarray(y).astype(np.int64)
-    bad = (x < 0) | (x >= w) | (y < 0) | (y >= h)
+    outside = (x < 0) | (x >= w) | (y < 0) | (y >= h)
+    counted = np.zeros(len(x), bool)  # only events that land in a slice are checked (as the kernels do)
+    for s, e in zip(starts, ends):
+        counted[s:e] = True
+    bad = outside & counted
     if bad.any():
         i = int(np.argmax(bad))
         raise EventValidationError(f"event {i}: (x, y) = ({x[i]}, {y[i]}) is outside the {w}x{h} sensor")
@@ -292,12 +297,13 @@ def _cuda_kernels():
             b = search_right(offsets, 0, n_streams + 1, j) - 1
             xj = x[j]
             yj = y[j]
-            if xj < 0 or xj >= w or yj < 0 or yj >= h:
-                cuda.atomic.min(bad, 0, j)
-            else:
-                c = 1 if (two_pol and p[j] > 0) else 0
-                for k in range(n_bins):
-                    if starts[b, k] <= j and j < ends[b, k]:
+            outside = xj < 0 or xj >= w or yj < 0 or yj >= h
+            c = 1 if (two_pol and p[j] > 0) else 0
+            for k in range(n_bins):
+                if starts[b, k] <= j and j < ends[b, k]:
+                    if outside:
+                        cuda.atomic.min(bad, 0, j)
+                    else:
                         cuda.atomic.add(frames, (b, k, c, yj, xj), 1)
             j += step
 

@@ -199,3 +199,13 @@ def test_events_exactly_on_window_edges_go_to_the_later_window():
     # [0,10) [10,20) [20,30) [30,40): a duration of exactly 4 windows gives 4 slices, so tonic (and
     # eventar, for parity) leaves the event at t = 40 out even with include_incomplete
     assert ours.sum(axis=(1, 2, 3)).tolist() == [1, 2, 2, 1]
+
+
+def test_only_counted_events_are_checked_the_same_way_by_every_backend():
+    ev = random_stream(200, W, H, seed=14)
+    ev["x"][-1] = W + 5  # the last event: tonic's n_time_bins never counts it
+    for backend in ("ref", "numba"):
+        out = to_frame(ev["t"], ev["x"], ev["y"], ev["p"], SENSOR, n_time_bins=4, backend=backend)
+        assert out.sum() == len(ev) - 1
+        with pytest.raises(EventValidationError, match=f"event {len(ev) - 1}:"):
+            to_frame(ev["t"], ev["x"], ev["y"], ev["p"], SENSOR, n_time_bins=4, include_last=True, backend=backend)
