@@ -132,6 +132,11 @@ def environment(world: World) -> Dict[str, Any]:
     return env
 
 
+def say(line: str) -> None:
+    """Print a progress line now (flushed: logs of runs piped to a file stay current)."""
+    print(line, flush=True)
+
+
 def _write_json(path: Path, obj: Any) -> None:
     with atomic_output(path, force=True, suffix=".json") as tmp:
         Path(tmp).write_text(json.dumps(obj, indent=1, default=str))
@@ -220,7 +225,7 @@ def train(
     resume: Optional[str] = None,
     world: Optional[World] = None,
     on_step: Optional[Callable[[int], None]] = None,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = say,
 ) -> Dict[str, Any]:
     """Train from an experiment YAML (or resume a run folder); returns the final metrics.
 
@@ -465,7 +470,7 @@ def energy_report(model: nn.Module, samples: SampleSet, spec: InputSpec, cfg: Di
     xs = [_to(x, world.device) for x, _, _ in loader(SampleDataset(samples), batches, spec.collate)]
     model.eval()
     torch.manual_seed(step_seed(cfg["seed"], world.rank, -2))
-    report = estimate_energy(model, xs, cost=cfg["energy"]["cost"])
+    report = estimate_energy(model, xs, cost=cfg["energy"]["cost"], forward=spec.forward, model_name=cfg["model"]["name"])
     report.to_json(run_dir / "energy.json")
     with atomic_output(run_dir / "energy.md", force=True, suffix=".md") as tmp:
         Path(tmp).write_text(report.to_markdown())
@@ -476,7 +481,7 @@ def energy_report(model: nn.Module, samples: SampleSet, spec: InputSpec, cfg: Di
 # --- evaluation of a finished run ----------------------------------------------------------------
 
 
-def evaluate_run(run_dir: str, split: str = "test", weights: str = "best", world: Optional[World] = None, log: Callable[[str], None] = print) -> Dict[str, Any]:
+def evaluate_run(run_dir: str, split: str = "test", weights: str = "best", world: Optional[World] = None, log: Callable[[str], None] = say) -> Dict[str, Any]:
     """Evaluate a run folder's ``best`` (or ``last``) weights on ``split``; writes
     ``eval_<split>_<weights>.json`` and ``confusion_<split>_<weights>.json/.png``.
 

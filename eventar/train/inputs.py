@@ -1,8 +1,8 @@
 """Model inputs: how recordings become training samples, how samples become a batch, how the
 model's output becomes a loss and class scores.
 
-A model family plugs into the engine by registering one input builder rather than by editing the
-loop::
+A model family plugs into the engine by registering one input builder, in a module
+``eventar/train/inputs_<family>.py`` (discovered automatically), rather than by editing the loop::
 
     @register_input("frames")
     def frames(n_bins: int = 16, **kw) -> InputSpec:
@@ -87,8 +87,22 @@ def register_input(name: str) -> Callable[[Callable[..., InputSpec]], Callable[.
     return deco
 
 
+def _discover() -> None:
+    """Import every ``eventar/train/inputs_<family>.py`` module (their ``@register_input`` entries
+    then exist): a model family adds its input by adding such a module, never by editing this one."""
+    import importlib
+    import pkgutil
+
+    from . import __path__ as train_path
+
+    for m in pkgutil.iter_modules(train_path):
+        if m.name.startswith("inputs_"):
+            importlib.import_module(f"{__package__}.{m.name}")
+
+
 def list_inputs() -> List[str]:
-    """Registered input names, sorted."""
+    """Registered input names (including those of every ``inputs_*`` module), sorted."""
+    _discover()
     return sorted(_INPUTS)
 
 
@@ -98,6 +112,8 @@ def build_input(name: str, **args: Any) -> InputSpec:
     Raises:
         ConfigError: unknown name, or an argument the builder does not take.
     """
+    if name not in _INPUTS:
+        _discover()
     if name not in _INPUTS:
         raise ConfigError(f"unknown input '{name}'; registered inputs: {list_inputs()}")
     fn = _INPUTS[name]
@@ -117,7 +133,7 @@ def points(
     window_us: int = 500_000,
     step_us: int = 250_000,
     n_points: int = 1024,
-    min_events: int = 100,
+    min_events: int = 101,
     seed: int = 0,
 ) -> InputSpec:
     """Point-cloud windows for SpikePoint: every window of a recording is one sample.

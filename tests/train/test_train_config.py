@@ -96,3 +96,14 @@ def test_exponent_floats_without_a_dot_are_floats(tmp_path):
     f.write_text("train:\n  lr: 1e-3\n  min_lr: 1e-6\n")
     cfg = load_config(f, ["train.weight_decay=5e-4"])
     assert cfg["train"]["lr"] == 1e-3 and cfg["train"]["min_lr"] == 1e-6 and cfg["train"]["weight_decay"] == 5e-4
+
+
+def test_inputs_of_family_modules_are_discovered():
+    from eventar.train.inputs import build_input, list_inputs
+
+    names = list_inputs()
+    assert "points" in names
+    with pytest.raises(ConfigError, match="unknown input 'nope'"):
+        build_input("nope")
+    with pytest.raises(ConfigError, match="does not take"):
+        build_input("points", window=3)
