@@ -14,6 +14,7 @@ Parameter vector ``p`` (input dtype, see :func:`params`):
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -35,7 +36,7 @@ def _sg(x, one, alpha, half_alpha, alpha_sq, z_scale, surrogate_id):
 
 
 @njit(cache=True, parallel=True)
-def lif_forward(x, s, h, p, kind, decay_input, hard_reset, store_h):
+def _forward_impl(x, s, h, p, kind, decay_input, hard_reset, store_h):
     """x: (T, N) input; writes s: (T, N) spikes and (if store_h) h: (T, N) charged membrane."""
     T, N = x.shape
     k = p[0]
@@ -76,8 +77,8 @@ def lif_forward(x, s, h, p, kind, decay_input, hard_reset, store_h):
 
 
 @njit(cache=True, parallel=True)
-def lif_backward(gs, h, x, gx, gk_part, p, kind, decay_input, hard_reset, detach_reset,
-                 surrogate_id):
+def _backward_impl(gs, h, x, gx, gk_part, p, kind, decay_input, hard_reset, detach_reset,
+                   surrogate_id):
     """Backward through time.
 
     gs: (T, N) gradient w.r.t. spikes; h: (T, N) saved charged membrane; x: (T, N) input (read
@@ -131,6 +132,34 @@ def lif_backward(gs, h, x, gx, gk_part, p, kind, decay_input, hard_reset, detach
                     else:
                         acc += gh * (-(prev - vr))
         gk_part[b] = acc
+
+
+# Below ``PARALLEL_MIN`` elements the thread hand-off costs more than the loop (much more on a busy
+# machine), so small layers run the same compiled loop on the calling thread only.
+PARALLEL_MIN = 1 << 16
+
+
+def _call(fn, size, *args):
+    if size >= PARALLEL_MIN:
+        fn(*args)
+        return
+    prev = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        fn(*args)
+    finally:
+        numba.set_num_threads(prev)
+
+
+def lif_forward(x, s, h, p, kind, decay_input, hard_reset, store_h):
+    """Forward loop (see :func:`_forward_impl`), threaded when ``x`` has >= PARALLEL_MIN elements."""
+    _call(_forward_impl, x.size, x, s, h, p, kind, decay_input, hard_reset, store_h)
+
+
+def lif_backward(gs, h, x, gx, gk_part, p, kind, decay_input, hard_reset, detach_reset, surrogate_id):
+    """Backward loop (see :func:`_backward_impl`), threaded when ``h`` has >= PARALLEL_MIN elements."""
+    _call(_backward_impl, h.size, gs, h, x, gx, gk_part, p, kind, decay_input, hard_reset, detach_reset,
+          surrogate_id)
 
 
 def n_blocks(n: int) -> int:
