@@ -119,6 +119,8 @@ def _run(args: argparse.Namespace) -> int:
         else:
             x = torch.rand(shape, generator=g)
         batches, name = [x], args.model
+        source = {"input": f"random {'Bernoulli(' + str(args.rate) + ') spikes' if args.rate is not None else 'U[0, 1) values'}"
+                           f" of shape {list(shape)}", "seed": args.seed}
     else:
         from ..train.checkpoint import load_weights
         from ..train.config import load_config
@@ -139,10 +141,14 @@ def _run(args: argparse.Namespace) -> int:
         forward = lambda m, x: spec.forward(m, x)  # noqa: E731 - the engine's own call convention
         cost = cost or cfg["energy"]["cost"]
         name = cfg["model"]["name"]
+        source = {"run_dir": str(args.run_dir) if args.run_dir else None, "config": args.config,
+                  "weights": f"{args.weights}.safetensors" if args.run_dir else "untrained (random init)",
+                  "dataset": cfg["data"]["dataset"], "split": args.split, "input": cfg["input"]["name"]}
         torch.manual_seed(cfg["seed"])
     report = estimate_energy(model, batches, cost=cost or "45nm_fp32", time_axis=time_axis,
                              time_steps=args.time_steps, integer_inputs=args.integer_inputs, forward=forward,
                              model_name=name)
+    report.meta["source"] = source
     print(report.summary())
     if out is not None:
         paths = report.write(out)

@@ -134,7 +134,9 @@ class EnergyReport:
     # -- text -----------------------------------------------------------------------------------------
     def _header_lines(self) -> List[str]:
         m, c = self.meta, self.meta["cost"]
-        return [
+        src = m.get("source")
+        head = ["source: " + ", ".join(f"{k} {v}" for k, v in src.items() if v is not None)] if src else []
+        return head + [
             f"model: {m.get('model')}   samples: {m['n_samples']}   time steps T: {m['time_steps']}   "
             f"time axis: {m.get('time_axis')}   batch axis: {m.get('batch_axis')}",
             f"cost table: {c['name']} (E_MAC = {c['e_mac_pj']} pJ, E_AC = {c['e_ac_pj']} pJ; {c['source']})",

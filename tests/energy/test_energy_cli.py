@@ -81,6 +81,7 @@ def test_energy_cli_on_a_run_folder_writes_three_files(tmp_path, capsys):
     assert "SNN / ANN" in out and "45nm_int8" in out
     data = json.loads((run / "energy.json").read_text())
     assert data["meta"]["model"] == "energy_cli_tiny_snn"
+    assert data["meta"]["source"]["weights"] == "best.safetensors" and data["meta"]["source"]["split"] == "test"
     assert data["meta"]["n_samples"] == 8 and data["meta"]["time_steps"] == T and data["meta"]["time_axis"] == 1
     names = [row["name"] for row in data["layers"]]
     assert names == ["conv", "fc"]
