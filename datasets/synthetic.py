@@ -208,9 +208,9 @@ def generate_sample(label: int, rng: np.random.Generator, *, noise: bool = True)
             rng,
             (_W, _H),
             duration_us,
-            rate_hz_per_px=rng.uniform(0.05, 0.5),
-            hot_pixels=int(rng.integers(0, 4)),
-            hot_rate_hz=(50.0, 300.0),
+            rate_hz_per_px=rng.uniform(0.01, 0.1),
+            hot_pixels=int(rng.integers(0, 3)),
+            hot_rate_hz=(20.0, 100.0),
         )
         events = np.concatenate([events, extra])
     order = np.argsort(events["t"], kind="stable")
@@ -240,7 +240,7 @@ class SyntheticGestures(EventDataset):
     sensor_size = (_W, _H, 2)
     classes = list(CLASSES)
     name = "SyntheticGestures"
-    version = "1"
+    version = "2"  # v2: background activity 0.01-0.1 Hz/px, 0-2 hot pixels at 20-100 Hz (v1: 0.05-0.5, 0-3 at 50-300)
 
     def __init__(
         self,

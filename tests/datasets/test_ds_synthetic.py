@@ -43,7 +43,8 @@ def test_deterministic_per_seed_split_and_index(tmp_path):
     for i in range(len(a)):
         assert _same(a[i][0], rev[i])
     assert _same(a[4][0], a[4][0])  # second read comes from the on-disk cache
-    assert (tmp_path / "a" / "SyntheticGestures" / "v1" / "train_seed3" / "000004.npy").is_file()
+    assert a.folder == tmp_path / "a" / "SyntheticGestures" / f"v{a.version}" / "train_seed3"
+    assert (a.folder / "000004.npy").is_file()
     other_seed = SyntheticGestures(split="train", n_per_class=3, seed=4, cache=False)
     other_split = SyntheticGestures(split="test", n_per_class=3, seed=3, cache=False)
     assert not _same(a[4][0], other_seed[4][0])
