@@ -231,7 +231,8 @@ class EnergyCounter(TorchDispatchMode):
         self.neurons: Dict[str, NeuronRecord] = {}
         self._names = {m: (n or "(root)") for n, m in model.named_modules()}
         self._param_owner: Dict[int, str] = {}
-        for pname, p in model.named_parameters():
+        weights = list(model.named_parameters()) + [(n, b) for n, b in model.named_buffers() if b.is_floating_point()]
+        for pname, p in weights:  # fixed weights kept as buffers are weights too
             key = _storage_key(p)
             if key is not None:
                 self._param_owner.setdefault(key, pname.rpartition(".")[0] or "(root)")

@@ -184,3 +184,18 @@ def test_integer_inputs_priced_as_macs_by_default_or_weighted_acs():
     ac = estimate_energy(_TimeFirst(fc), x, time_axis=0, integer_inputs="ac")
     assert ac.layer("fc")["sops"] == (2 + 1) * 3 and ac.layer("fc")["macs"] == 0
     assert math.isclose(ac.total_pj, 9 * E_AC)
+
+
+def test_functional_linear_with_a_buffer_weight_is_attributed_to_its_module():
+    class Fixed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("w", torch.ones(3, 4))
+
+        def forward(self, x):
+            return torch.nn.functional.linear(x, self.w)
+
+    net = nn.Sequential(Fixed())
+    rep = estimate_energy(net, torch.tensor([[[1.0, 0, 0, 1]]]), time_axis=0)
+    assert [r["name"] for r in rep.layers] == ["0"] and rep.layers[0]["op"] == "linear"
+    assert rep.layers[0]["sops"] == 2 * 3
