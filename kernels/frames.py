@@ -300,7 +300,9 @@ def _cuda_kernels():
             outside = xj < 0 or xj >= w or yj < 0 or yj >= h
             c = 1 if (two_pol and p[j] > 0) else 0
             for k in range(n_bins):
-                if starts[b, k] <= j and j < ends[b, k]:
+                if starts[b, k] > j:  # slice starts never decrease: no later slice holds j
+                    break
+                if j < ends[b, k]:
                     if outside:
                         cuda.atomic.min(bad, 0, j)
                     else:
