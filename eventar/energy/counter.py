@@ -267,6 +267,8 @@ class EnergyCounter(TorchDispatchMode):
         with torch.no_grad():
             rec.updates += out.numel()
             ax, T = self.time_axis, self.time_steps
+            if ax is None and T and T > 1:
+                ax = 0  # the model makes its own time steps; eventar's and SpikingJelly's neurons are time-first
             if isinstance(ax, int) and T and out.dim() > ax and out.shape[ax] == T:
                 dims = tuple(d for d in range(out.dim()) if d != ax)
                 per_step = torch.count_nonzero(out, dim=dims).tolist() if dims else (out != 0).long().tolist()

@@ -192,9 +192,13 @@ class EnergyReport:
         out += ["", "## Totals (per sample)", ""] + [f"- {line}" for line in self._total_lines()]
         if self.neurons:
             out += ["", "## Neuron layers (not in the total)", "",
-                    "| neuron layer | type | neurons / step | state updates | firing rate |", "|---|---|---:|---:|---:|"]
-            out += [f"| {n['name']} | {n['module_type']} | {n['neurons_per_step']:.6g} | {_fmt(n['state_updates'])} | "
-                    f"{n['firing_rate']:.4f} |" for n in self.neurons]
+                    "| neuron layer | type | neurons / step | state updates | firing rate | rate per time step |",
+                    "|---|---|---:|---:|---:|---|"]
+            for n in self.neurons:
+                steps = n.get("firing_rate_per_step")
+                per = " ".join(f"{v:.3f}" for v in steps) if steps else "-"
+                out.append(f"| {n['name']} | {n['module_type']} | {n['neurons_per_step']:.6g} | {_fmt(n['state_updates'])} | "
+                           f"{n['firing_rate']:.4f} | {per} |")
         out += ["", "## What this estimate omits", "", self.meta.get("omissions", OMISSIONS), ""]
         return "\n".join(out)
 

@@ -199,3 +199,25 @@ def test_functional_linear_with_a_buffer_weight_is_attributed_to_its_module():
     rep = estimate_energy(net, torch.tensor([[[1.0, 0, 0, 1]]]), time_axis=0)
     assert [r["name"] for r in rep.layers] == ["0"] and rep.layers[0]["op"] == "linear"
     assert rep.layers[0]["sops"] == 2 * 3
+
+
+def test_model_making_its_own_time_steps_reports_per_step_neuron_rates():
+    class Ramp(nn.Module):
+        """x: (B, 4) -> (T=3, B, 4) with x scaled by t: more spikes at later steps."""
+
+        T = 3
+
+        def __init__(self):
+            super().__init__()
+            self.neuron = _Threshold()
+            self.fc = _linear(4, 2)
+
+        def forward(self, x):
+            steps = torch.stack([x * t for t in range(self.T)])
+            return self.fc(self.neuron(steps))
+
+    x = torch.tensor([[0.4, 0.3, 1.0, 0.0]])  # thresholds 0.5: t=0 none, t=1 one, t=2 three
+    rep = estimate_energy(Ramp(), x)  # auto: no time axis in the input, T from the model
+    assert rep.meta["time_axis"] is None and rep.meta["time_steps"] == 3
+    assert rep.neurons[0]["firing_rate_per_step"] == pytest.approx([0.0, 0.25, 0.75])
+    assert rep.layer("fc")["sops"] == (0 + 1 + 3) * 2
