@@ -209,3 +209,13 @@ def test_only_counted_events_are_checked_the_same_way_by_every_backend():
         assert out.sum() == len(ev) - 1
         with pytest.raises(EventValidationError, match=f"event {len(ev) - 1}:"):
             to_frame(ev["t"], ev["x"], ev["y"], ev["p"], SENSOR, n_time_bins=4, include_last=True, backend=backend)
+
+
+@pytest.mark.parametrize("kw", [dict(n_time_bins=7), dict(time_window=3333.3, overlap=100.5), dict(n_event_bins=5, overlap=0.5)],
+                         ids=str)
+def test_float_timestamps_follow_tonic_too(kw):
+    rng = np.random.default_rng(15)
+    ev = np.zeros(3000, [("x", "<i2"), ("y", "<i2"), ("t", "<f8"), ("p", "?")])
+    ev["t"] = np.sort(rng.uniform(0, 1e5, 3000))
+    ev["x"], ev["y"], ev["p"] = rng.integers(0, W, 3000), rng.integers(0, H, 3000), rng.integers(0, 2, 3000)
+    np.testing.assert_array_equal(ToFrame(SENSOR, **kw)(ev), tonic_frames(ev, **kw))
