@@ -78,3 +78,15 @@ def test_batched_functions_accept_torch_cpu_tensors_and_return_tensors():
     vx = voxel_batch(cols, offsets, (8, 6, 2), 3, per_polarity=True)
     assert isinstance(vx, np.ndarray) and vx.shape == (3, 3, 2, 6, 8) and not vx[1].any()
 
+
+
+def test_importing_kernels_and_transforms_stays_light():
+    code = (
+        "import sys, eventar.transforms, eventar.kernels\n"
+        "import numpy as np\n"
+        "ev = np.zeros(3, [('t','<i8'),('x','<u2'),('y','<u2'),('p','u1')])\n"
+        "eventar.transforms.ToFrame((4, 4, 2), n_time_bins=2)(ev)\n"
+        "print(','.join(m for m in ('torch', 'numba.cuda', 'matplotlib', 'tonic') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"the CPU path imported {out.stdout.strip()}"
