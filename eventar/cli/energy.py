@@ -72,7 +72,7 @@ def _shape(text: str):
     return shape
 
 
-def _pipeline_batches(cfg, split: str, n_batches: int, batch_size: int, num_classes_hint=None):
+def _pipeline_batches(cfg, split: str, n_batches: int, batch_size: int):
     """(model, spec, batches) from a resolved config through the training engine's data pipeline."""
     from ..train.data import SampleDataset, load_or_prepare, loader
     from ..train.engine import build_model
