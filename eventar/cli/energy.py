@@ -3,6 +3,7 @@
     eventar energy runs/spikepoint_synthetic-20260101-120000            # best weights, 2 test batches
     eventar energy runs/X --weights last --batches 4 --cost 45nm_int8
     eventar energy --config experiments/spikmamba_synthetic.yaml --out /tmp/e   # untrained, real data pipeline
+    eventar energy --config experiments/X.yaml --model spikepoint_dvsgesture     # another model, same pipeline
     eventar energy --model spikmamba_synthetic --shape 2,8,2,32,32 --rate 0.1  # random spikes
 
 Writes ``energy.json``, ``energy.md`` and ``energy.png`` (into RUN_DIR, or ``--out``) and prints the
@@ -28,7 +29,8 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="a training run folder (has config.yaml)")
     p.add_argument("--config", "-c", help="experiment YAML instead of a run folder (model not trained)")
     p.add_argument("overrides", nargs="*", default=[], metavar="KEY.SUB=VALUE", help="config overrides (with --config)")
-    p.add_argument("--model", help="a registered model name, fed random input of --shape")
+    p.add_argument("--model", help="a registered model name: fed random input of --shape, or with --config "
+                   "the experiment's data pipeline")
     p.add_argument("--shape", help="input shape for --model, comma-separated, e.g. 2,8,2,32,32")
     p.add_argument("--rate", type=float, default=None,
                    help="with --model: Bernoulli spike input of this rate in [0, 1] (default: real-valued U[0, 1))")
@@ -95,9 +97,12 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.config and args.run_dir and "=" in args.run_dir:  # argparse gives the first override to RUN_DIR
         args.overrides, args.run_dir = [args.run_dir, *args.overrides], None
+    if args.config and args.model:  # the experiment's data pipeline with another registered model
+        args.overrides, args.model = [*args.overrides, f"model.name={args.model}"], None
     modes = [m for m in (args.run_dir, args.config, args.model) if m]
     if len(modes) != 1:
-        raise ConfigError("give exactly one of RUN_DIR, --config EXPERIMENT.yaml or --model NAME")
+        raise ConfigError("give exactly one of RUN_DIR, --config EXPERIMENT.yaml (optionally with --model NAME) "
+                          "or --model NAME --shape ...")
     time_axis = _time_axis(args.time_axis)
     out = Path(args.out) if args.out else None
     torch.manual_seed(args.seed)

@@ -111,3 +111,13 @@ def test_energy_cli_errors(tmp_path, capsys):
         from eventar.cli.energy import _shape
 
         _shape("0,3")
+
+
+def test_energy_cli_config_with_model_override(tmp_path, capsys):
+    run = _make_run(tmp_path)
+    out = tmp_path / "out"
+    assert main(["energy", "--config", str(run / "config.yaml"), "--model", "energy_cli_tiny_snn", "--batches", "1",
+                 "--out", str(out)]) == 0
+    data = json.loads((out / "energy.json").read_text())
+    assert data["meta"]["source"]["weights"] == "untrained (random init)"
+    assert data["meta"]["n_samples"] == 4  # one batch of eval_batch_size 4
