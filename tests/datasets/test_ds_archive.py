@@ -79,3 +79,33 @@ def test_existing_target_and_non_archives(tmp_path):
         extract_archive(tmp_path / "junk.bin", tmp_path / "o2")
     with pytest.raises(DatasetError, match="not found"):
         extract_archive(tmp_path / "nope.zip", tmp_path / "o3")
+
+
+def test_no_member_name_lands_outside_the_target(tmp_path):
+    """Property: whatever the member name, extraction either refuses it or writes inside the target."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    segment = st.sampled_from(["a", "b", "..", ".", "", "c.txt"])
+    name = st.lists(segment, min_size=1, max_size=6).map("/".join).filter(lambda s: s.strip("/.") != "")
+    lead = st.sampled_from(["", "/", "./", "../", "C:/", "\\"])
+    counter = iter(range(10**6))
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(lead, name)
+    def check(prefix, member):
+        k = next(counter)
+        work = tmp_path / f"w{k}"
+        work.mkdir()
+        arc = work / "x.zip"
+        with zipfile.ZipFile(arc, "w") as zf:
+            zf.writestr(prefix + member, b"payload")
+        target = work / "d1" / "d2" / "d3" / "d4" / "d5" / "d6" / "d7" / "out"  # any escape of <= 7 levels stays in work
+        try:
+            extract_archive(arc, target)
+        except DatasetError:
+            pass
+        written = [p for p in work.rglob("*") if p.is_file() and p != arc]
+        assert all(target in p.parents for p in written), (prefix + member, written)
+
+    check()
