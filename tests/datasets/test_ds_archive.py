@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import posixpath
 import tarfile
 import zipfile
 
@@ -101,10 +102,15 @@ def test_no_member_name_lands_outside_the_target(tmp_path):
         with zipfile.ZipFile(arc, "w") as zf:
             zf.writestr(prefix + member, b"payload")
         target = work / "d1" / "d2" / "d3" / "d4" / "d5" / "d6" / "d7" / "out"  # any escape of <= 7 levels stays in work
+        full = (prefix + member).replace("\\", "/")
+        norm = posixpath.normpath(full)
+        escapes = full.startswith("/") or full[1:2] == ":" or norm == ".." or norm.startswith("../")
         try:
             extract_archive(arc, target)
+            refused = False
         except DatasetError:
-            pass
+            refused = True
+        assert refused == escapes, (full, refused)
         written = [p for p in work.rglob("*") if p.is_file() and p != arc]
         assert all(target in p.parents for p in written), (prefix + member, written)
 
