@@ -304,8 +304,15 @@ def main(argv=None) -> int:
         "",
         ratios(rows),
         "",
-        "GPU (H100, ragged batch of 64 streams, 1e8 events): pending - no GPU was available in this session; "
-        "`tests/kernels/test_kern_cuda.py` (marked gpu) checks parity on a device when one is present.",
+        "Reading the figures: the floor is `_common.bandwidth_floor` (sum of a uint64 array of the input's size); "
+        "up to 1e6 events (13 MB) that array sits in the last-level cache, so it is a cache figure, not DRAM. "
+        "All tools share the machine with other jobs (load average ~7 on 2 cores during this run), so medians "
+        "move by up to 2x between runs; the ratios come from the same interleaved rounds. eventar's kernels are "
+        "single-threaded (parallel regions lost on this machine); a training loop parallelises over samples.",
+        "",
+        "GPU (H100, ragged batch of 64 streams, 1e8 events): pending - no GPU was available in this session. "
+        "Run `benchmarks/bench_representations.py --gpu` on one (section \"Representations (GPU)\"); "
+        "`tests/kernels/test_kern_cuda.py` (marked gpu) checks parity on the device.",
     ])
     print(body)
     if not args.no_write:
