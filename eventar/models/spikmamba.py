@@ -177,7 +177,7 @@ for _t in (8, 16):
                 frames=_t, patch_size=_p, mamba_depth=_m)
 
 _variant("spikmamba_synthetic",
-         "Small SpikMamba for CPU runs on SyntheticGestures: T=8 count frames of 2x32x32, patch 4, "
+         "Small SpikMamba for CPU runs on SyntheticGestures: T=8 count frames of 2x32x32, patch 8 (4x4 tokens), "
          "E=64, 4 heads, 1 bidirectional SpikeSLA block, 1 bidirectional Mamba block (d_state 8), 11 classes.",
-         num_classes=11, frames=8, in_channels=2, img_size=32, patch_size=4, embed_dim=64,
+         num_classes=11, frames=8, in_channels=2, img_size=32, patch_size=8, embed_dim=64,
          sla_depth=1, num_heads=4, mamba_depth=1, d_state=8, drop_path=0.05)

@@ -42,6 +42,19 @@ def _causal_conv_cuda():
     return _CAUSAL_CONV or None
 
 
+class _ContiguousGrad(torch.autograd.Function):
+    """Identity whose backward hands on a contiguous gradient (CPU depthwise conv1d's backward
+    is several times slower on the transposed gradients Mamba's x_proj produces)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.contiguous()
+
+
 def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
                   silu: bool = True) -> torch.Tensor:
     """Depthwise causal convolution: out[b, d, t] = Σ_k w[d, k] · x[b, d, t - K + 1 + k] (+ bias).
@@ -57,7 +70,8 @@ def causal_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Te
         if fn is not None:
             return fn(x, w, bias, activation="silu" if silu else None)
     k = w.shape[1]
-    y = F.conv1d(F.pad(x, (k - 1, 0)), w[:, None, :], bias, groups=w.shape[0])
+    # contiguous input and gradient: CPU conv1d is much slower on the (B, L, D)-strided views Mamba uses
+    y = _ContiguousGrad.apply(F.conv1d(F.pad(x.contiguous(), (k - 1, 0)), w[:, None, :], bias, groups=w.shape[0]))
     return F.silu(y) if silu else y
 
 
