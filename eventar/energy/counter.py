@@ -458,9 +458,9 @@ class EnergyCounter(TorchDispatchMode):
         self._add(rec, kind, a.shape, dense, macs, acs, nnza, a.numel(), nnzb, b.numel())
 
     # -- convolution --------------------------------------------------------------------------------
-    def _fanout(self, in_sp, out_sp, k_sp, stride, padding, dilation, transposed):
-        """Spatial fan-out map: for each input position, the number of kernel taps reading it."""
-        key = (in_sp, out_sp, k_sp, stride, padding, dilation, transposed)
+    def _fanout(self, in_sp, out_sp, k_sp, stride, padding, dilation, transposed, device):
+        """Spatial fan-out map (float64 on ``device``): for each input position, the number of kernel taps reading it."""
+        key = (in_sp, out_sp, k_sp, stride, padding, dilation, transposed, str(device))
         hit = self._fanout_cache.get(key)
         if hit is not None:
             return hit
@@ -470,14 +470,14 @@ class EnergyCounter(TorchDispatchMode):
                  3: torch.nn.functional.conv_transpose3d}
         if nd not in conv:
             raise ConfigError(f"energy counting supports 1-3 spatial dims for convolution, got {nd}")
-        ones_k = torch.ones((1, 1) + k_sp, dtype=torch.float64)
+        ones_k = torch.ones((1, 1) + k_sp, dtype=torch.float64, device=device)
         if not transposed:
             expected = [(o - 1) * s - 2 * p + d * (k - 1) + 1 for o, s, p, d, k in zip(out_sp, stride, padding, dilation, k_sp)]
             opad = tuple(i - e for i, e in zip(in_sp, expected))
-            fan = convt[nd](torch.ones((1, 1) + out_sp, dtype=torch.float64), ones_k, stride=stride, padding=padding,
+            fan = convt[nd](torch.ones((1, 1) + out_sp, dtype=torch.float64, device=device), ones_k, stride=stride, padding=padding,
                             output_padding=opad, dilation=dilation)
         else:
-            fan = conv[nd](torch.ones((1, 1) + out_sp, dtype=torch.float64), ones_k, stride=stride, padding=padding,
+            fan = conv[nd](torch.ones((1, 1) + out_sp, dtype=torch.float64, device=device), ones_k, stride=stride, padding=padding,
                            dilation=dilation)
         fan = fan[0, 0]
         if tuple(fan.shape) != tuple(in_sp):  # defensive: should not happen for valid conv arithmetic
@@ -492,7 +492,7 @@ class EnergyCounter(TorchDispatchMode):
         stride, padding, dilation = _ntuple(stride, nd), _ntuple(padding, nd), _ntuple(dilation, nd)
         in_sp, out_sp, k_sp = tuple(x.shape[2:]), tuple(out.shape[2:]), tuple(w.shape[2:])
         per_in_channel = w.shape[1] if transposed else w.shape[0] // groups  # output channels one input reaches
-        fan = self._fanout(in_sp, out_sp, k_sp, tuple(stride), tuple(padding), tuple(dilation), bool(transposed))
+        fan = self._fanout(in_sp, out_sp, k_sp, tuple(stride), tuple(padding), tuple(dilation), bool(transposed), x.device)
         owner = self._owner(w) or self._functional_row("conv")
         rec = self._row(owner, self._module_type(owner.split(":")[0]), "conv_transpose" if transposed else "conv")
         n, c = x.shape[0], x.shape[1]

@@ -201,3 +201,13 @@ class _Threshold(nn.Module):
 
     def forward(self, x):
         return (x > self.v_threshold).float()
+
+
+@pytest.mark.gpu
+def test_cuda_counts_equal_cpu_counts():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), _Threshold(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+    x = (torch.rand(3, 2, 6, 6) < 0.3).float()  # (B, C, H, W), no time axis
+    cpu = estimate_energy(net, x, time_axis=None, time_steps=1)
+    gpu = estimate_energy(net.cuda(), x.cuda(), time_axis=None, time_steps=1)
+    assert gpu.totals == pytest.approx(cpu.totals)
