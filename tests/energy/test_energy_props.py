@@ -211,3 +211,27 @@ def test_cuda_counts_equal_cpu_counts():
     cpu = estimate_energy(net, x, time_axis=None, time_steps=1)
     gpu = estimate_energy(net.cuda(), x.cuda(), time_axis=None, time_steps=1)
     assert gpu.totals == pytest.approx(cpu.totals)
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 2000), density=st.floats(0, 1), scale=st.sampled_from([1.0, 0.125, 2.0, -1.0]),
+       seed=st.integers(0, 99))
+def test_classify_binary_scaled_integer_and_real(n, density, scale, seed):
+    from eventar.energy.counter import classify
+
+    g = torch.Generator().manual_seed(seed)
+    s = (torch.rand(n, generator=g) < density).float()
+    nnz = int(s.count_nonzero())
+    assert classify(s * scale)[:2] == ("binary", nnz)
+    assert classify(s.bool())[:2] == ("binary", nnz)
+    two = s + (torch.rand(n, generator=g) < density).float()  # sum of two spike trains
+    kind, nz, abs_sum = classify(two)
+    assert nz == int(two.count_nonzero())
+    # {0, 1} or {0, 2} alone are (scaled) spikes: one accumulate per non-zero; mixed 1s and 2s are counts
+    if bool((two == 2).any()) and bool((two == 1).any()):
+        assert kind == "integer" and abs_sum == float(two.sum())
+    else:
+        assert kind == "binary" and abs_sum == nz
+    real = torch.rand(n, generator=g) + 0.01
+    if n > 1 and bool((real != real[0]).any()):
+        assert classify(real)[:2] == ("real", n)
