@@ -176,9 +176,13 @@ class EnergyReport:
         out += [line(r) for r in rows]
         out += [""] + self._total_lines()
         if self.neurons:
-            out += ["", "neuron layers: name  neurons/step  state updates  firing rate"]
-            for n in self.neurons:
-                out.append(f"  {n['name']}  {n['neurons_per_step']:.6g}  {_fmt(n['state_updates'])}  {n['firing_rate']:.4f}")
+            cols = ["neuron layer", "type", "neurons/step", "state updates", "firing rate"]
+            cells = [[n["name"], n["module_type"], f"{n['neurons_per_step']:.6g}", _fmt(n["state_updates"]),
+                      f"{n['firing_rate']:.4f}"] for n in self.neurons]
+            w = [max(len(cols[i]), *(len(c[i]) for c in cells)) for i in range(len(cols))]
+            fmt = lambda row: "  ".join(c.ljust(w[i]) if i < 2 else c.rjust(w[i]) for i, c in enumerate(row))
+            out += ["", "Neuron layers (state updates not in the total):", fmt(cols), fmt(["-" * x for x in w])]
+            out += [fmt(c) for c in cells]
         out += ["", "omitted: " + OMISSIONS]
         return "\n".join(out)
 
