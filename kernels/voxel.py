@@ -161,6 +161,8 @@ def _voxel_kernel_sorted(t, x, y, p, grid, per_polarity):
             else:
                 z = mid
         lo[b] = a
+    if lo[0] != 0:  # some leading event has ts < 0: not sorted (the checks below cover the rest)
+        return -2
     biggest = 0
     for b in range(n_bins):
         biggest = max(biggest, lo[b + 1] - lo[b])

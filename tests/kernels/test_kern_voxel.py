@@ -115,3 +115,17 @@ def test_bad_inputs_raise_eventar_errors():
     for backend in ("ref", "numba"):
         with pytest.raises(EventValidationError, match="event 9"):
             to_voxel_grid(bad["t"], bad["x"], bad["y"], bad["p"], SENSOR, 3, backend=backend)
+
+
+def test_unsorted_stream_whose_first_events_map_before_the_first_bin():
+    """Regression (found by hypothesis): with t[0] > t[-1] the duration is negative, so some leading
+    events get ts < 0; the one-pass kernel must notice and fall back to the exact two-pass loop."""
+    t = np.array([0] * 9 + [1] * 10 + [2] * 11, np.int64)[np.random.default_rng(30).permutation(30)]
+    assert t[0] > t[-1]
+    x = np.zeros(30, np.int16)
+    p = np.zeros(30, bool)
+    for n_bins in (1, 3):
+        a = to_voxel_grid(t, x, x, p, (6, 5, 2), n_bins, backend="ref")
+        b = to_voxel_grid(t, x, x, p, (6, 5, 2), n_bins, backend="numba")
+        np.testing.assert_array_equal(a, b)
+        assert a.any()
