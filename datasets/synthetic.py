@@ -153,7 +153,7 @@ def _trajectory(label: int, rng: np.random.Generator, r: float, duration: float)
         return _clap(rng, r)
     if label in (9, 10):
         return _zoom(rng, label == 9, duration)
-    raise ValueError(f"label {label} is not one of 0..{len(CLASSES) - 1}")
+    raise DatasetError(f"SyntheticGestures: label {label} is not one of 0..{len(CLASSES) - 1}")
 
 
 def _objects(path: Callable, t_s: np.ndarray, r: float, contrast: float) -> np.ndarray:

@@ -80,6 +80,10 @@ def test_bad_arguments_raise_dataset_error():
         SyntheticGestures(split="val")
     with pytest.raises(DatasetError, match="n_per_class"):
         SyntheticGestures(n_per_class=0)
+    from eventar.datasets.synthetic import generate_sample
+
+    with pytest.raises(DatasetError, match="label 11"):
+        generate_sample(11, np.random.default_rng(0))
 
 
 # --- the motion control -----------------------------------------------------------------------
