@@ -181,6 +181,10 @@ def evaluate(model: nn.Module, samples: SampleSet, spec: InputSpec, cfg: Dict[st
         An :class:`Evaluation` (same on every rank): per-window and majority-vote accuracy, top-k,
         confusion matrix.  The model's own randomness is seeded by ``seed`` (and the rank).
     """
+    # The bare module, not the DDP wrapper: ranks may run different numbers of batches here, and a
+    # DDP forward could start a buffer broadcast the other ranks never join.  Weights and buffers
+    # are identical on every rank after each training step.
+    model = ckpt.unwrap(model)
     model.eval()
     torch.manual_seed(step_seed(seed, world.rank, -1))
     ev = Evaluation(samples.num_classes, samples.rec_labels, top_k=cfg["eval"]["top_k"])
