@@ -9,9 +9,9 @@ B streams concatenated plus ``offsets`` (B+1,).  The tonic-style transforms in
 never numba.cuda or torch.
 """
 
-from ._api import frames_batch, point_cloud_windows, to_frame, to_voxel_grid, voxel_batch
+from ._api import afe_frames, frames_batch, point_cloud_windows, to_frame, to_voxel_grid, voxel_batch
 from ._dispatch import BACKENDS, choose
-from .afe import AFE_PRESETS, afe_frames, afe_segments
+from .afe import AFE_PRESETS, afe_segments
 from .errors import KernelUnavailableError
 from .pointcloud import Windows
 

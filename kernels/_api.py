@@ -157,4 +157,18 @@ def point_cloud_windows(t, x, y, offsets, sensor_size, *, window_us, step_us, n_
                                  step_us=step_us, n_points=n_points, min_events=min_events, seed=seed, backend=which)
 
 
-__all__ = ["frames_batch", "point_cloud_windows", "to_frame", "to_voxel_grid", "voxel_batch"]
+def afe_frames(x, y, p, width, height, *, threshold, min_events, n_frames, mode="gray", out_hw=None, backend=None):
+    """AFE frames of one stream (see :func:`eventar.kernels.afe.afe_frames`), dispatched.
+
+    There is no GPU AFE kernel (AFE runs once per sample, offline): 'cuda' runs the numba kernel.
+    Returns (T, C, H', W') uint8.
+    """
+    from . import afe as _afe
+
+    which = choose(x, backend=backend)
+    x, y, p = (to_host(a) for a in (x, y, p))
+    return _afe.afe_frames(x, y, p, width, height, threshold=threshold, min_events=min_events, n_frames=n_frames,
+                           mode=mode, out_hw=out_hw, backend="ref" if which == "ref" else "numba")
+
+
+__all__ = ["afe_frames", "frames_batch", "point_cloud_windows", "to_frame", "to_voxel_grid", "voxel_batch"]

@@ -108,3 +108,13 @@ def test_transform_shapes_presets_and_no_mutation():
     with pytest.raises(ConfigError, match="preset"):
         ToAFEFrames((64, 48, 2), preset="nope")(ev)
     assert A.AFE_PRESETS["hardvs"] == (150_000, 0.0)
+
+
+def test_afe_follows_the_dispatcher(monkeypatch):
+    ev = _moving_blob(30_000)
+    out = {}
+    for backend in ("ref", "numba"):
+        monkeypatch.setenv("EVENTAR_KERNELS", backend)
+        out[backend] = ToAFEFrames((64, 48, 2), min_events=2000, n_frames=6, mode="rgb")(ev)
+    np.testing.assert_array_equal(out["ref"], out["numba"])
+    assert len(np.unique(out["numba"].reshape(6, -1), axis=0)) > 1
