@@ -127,3 +127,12 @@ def test_lr_schedule_warmup_then_cosine():
     assert f[55] == pytest.approx(0.1 + 0.9 * 0.5)  # half way through the cosine
     assert f[100] == pytest.approx(0.1)
     assert all(a >= b for a, b in zip(f[10:], f[11:]))  # monotone decay after warm-up
+
+
+@pytest.mark.gpu
+def test_tiny_run_on_cuda_with_amp(tmp_path):
+    res = train(None, tiny.overrides(tmp_path, name="gpu", **{"train.amp": True}), out=tmp_path / "runs", log=_quiet)
+    env = json.loads((tmp_path / "runs" / "gpu" / "env.json").read_text())
+    assert env["device"].startswith("cuda") and env["gpu"]
+    assert res["test_acc"] >= 0.9
+    assert torch.load(tmp_path / "runs" / "gpu" / "last_state.pt", weights_only=True)["global_step"] == 36
