@@ -233,3 +233,19 @@ def test_gpu_reference_on_cuda_matches_cpu_kernel():
     gpu = run_with_grads(selective_scan_ref, cargs, delta_softplus=True)
     for key in cpu:
         assert torch.allclose(gpu[key].cpu(), cpu[key], atol=1e-3, rtol=1e-3), key
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_extreme_decays_and_nan_match_reference(dtype):
+    # exp(Δ·A) over the vectorised exp's whole range: underflow to 0, values near 1, tiny steps
+    args = make_args(1, 4, 6, 3, dtype=dtype, seed=13, with_extras=False)
+    with torch.no_grad():
+        args["delta"].copy_(torch.tensor([1e-8, 1e-3, 0.5, 3.0, 50.0, 1e3], dtype=dtype).expand(1, 4, 6))
+        args["A"].copy_(torch.tensor([-1e-3, -1.0, -30.0], dtype=dtype).expand(4, 3))
+        y_ref, s_ref = selective_scan_ref(**args, return_last_state=True)
+        y_cpu, s_cpu = selective_scan_cpu(**args, return_last_state=True)
+        assert torch.allclose(y_cpu, y_ref, rtol=1e-5, atol=1e-6)
+        assert torch.allclose(s_cpu, s_ref, rtol=1e-5, atol=1e-6)
+        args["delta"][0, 1, 2] = float("nan")
+        y_nan = selective_scan_cpu(**args)
+    assert torch.isnan(y_nan[0, 1, 2:]).all() and not torch.isnan(y_nan[0, 0]).any()
