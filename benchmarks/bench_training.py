@@ -1,7 +1,9 @@
 """Training throughput of SpikePoint on the CPU, and achieved GFLOP/s against the machine's matmul peak.
 
-    .venv/bin/python benchmarks/bench_training.py [--model spikepoint_synthetic] [--batch 32]
-        [--repeats 5] [--threads 0] [--write]
+    .venv/bin/python benchmarks/bench_training.py [--config experiments/spikepoint_synthetic.yaml]
+        [--batch 32] [--repeats 5] [--threads 0] [--write]
+
+The model and its arguments come from the experiment YAML (default: the `make run` config).
 
 One "step" is what the engine does per batch: forward, loss, backward, Adam update.  Its FLOPs
 (matmul/conv, forward + backward) are counted once with ``torch.utils.flop_counter``; GFLOP/s =
@@ -61,7 +63,8 @@ def make_matmul(flops: float):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="spikepoint_synthetic")
+    ap.add_argument("--config", default=str(Path(__file__).resolve().parents[1] / "experiments" / "spikepoint_synthetic.yaml"),
+                    help="experiment YAML whose model.name / model.args are benchmarked")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
@@ -70,14 +73,18 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    step, step_flops, n_params, cfg = make_step(args.model, args.batch, {})
+    from eventar.train.config import load_config
+
+    exp = load_config(args.config)
+    model_name, model_args = exp["model"]["name"], dict(exp["model"]["args"])
+    step, step_flops, n_params, cfg = make_step(model_name, args.batch, model_args)
     mm, mm_flops, n = make_matmul(step_flops)
     med = bench_interleaved({"train_step": step, "matmul": mm}, repeats=args.repeats, warmup=1)
     samples_s = args.batch / med["train_step"]
     achieved = step_flops / med["train_step"] / 1e9
     peak = mm_flops / med["matmul"] / 1e9
     rows = [
-        f"| model | {args.model} ({n_params / 1e6:.3f} M params; N={cfg.n_points}, M={cfg.n_groups}, k={cfg.k}, T={cfg.timesteps}) |",
+        f"| model | {model_name} {model_args} ({n_params / 1e6:.3f} M params; N={cfg.n_points}, M={cfg.n_groups}, k={cfg.k}, T={cfg.timesteps}) |",
         f"| batch | {args.batch} |",
         f"| step time (median of {args.repeats}) | {med['train_step'] * 1e3:.1f} ms |",
         f"| training throughput | **{samples_s:.1f} samples/s** |",
@@ -86,11 +93,14 @@ def main(argv=None) -> int:
         f"| matmul peak ({n}x{n} fp32, same process, interleaved) | {peak:.1f} GFLOP/s |",
         f"| achieved / peak | {100 * achieved / peak:.1f} % |",
     ]
+    import os
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     cmd = "python benchmarks/bench_training.py " + " ".join(sys.argv[1:] if argv is None else argv)
     body = "\n".join(
         [
             f"Machine: {machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-            "2-core VM shared with other jobs (noisy: figures are lower bounds).",
+            f"shared VM, 1-min load average {load:.1f} at the end of the run (noisy: figures are lower bounds).",
             "",
             f"Command: `{cmd.strip()}`",
             "",
