@@ -108,7 +108,9 @@ def _torch_loop(x, kind, k, decay_input, v_threshold, v_reset, surrogate, alpha,
 # --------------------------------------------------------------------------------------------
 # numba fast path
 class _NumbaNeuron(torch.autograd.Function):
-    """Custom autograd function around :mod:`eventar.nn._lif_cpu` (forward and backward loops)."""
+    """Custom autograd function around :mod:`eventar.nn._lif_cpu` (forward and backward loops).
+
+    Saves only the input: the backward recomputes the membrane block by block."""
 
     @staticmethod
     def forward(ctx, x, w, kind, tau, decay_input, v_threshold, v_reset, surrogate_id, alpha,
@@ -116,25 +118,23 @@ class _NumbaNeuron(torch.autograd.Function):
         from . import _lif_cpu
 
         T = x.shape[0]
-        x2 = x.detach().reshape(T, -1).contiguous()
-        xn = x2.numpy()
+        xc = x.detach().contiguous()
+        xn = xc.view(-1).numpy()
         if kind == _PLIF:
-            q = torch.sigmoid(w.detach().float()).to(x.dtype)
-            k = float(q)
+            k = float(torch.sigmoid(w.detach().float()).to(x.dtype))
         else:
             k = float(tau) if kind == _LIF else 1.0
         vr = 0.0 if v_reset is None else float(v_reset)
         p = _lif_cpu.params(xn.dtype, k, float(v_threshold), vr, float(alpha))
-        store = bool(need_grad)  # keep H for the backward only when a gradient will be asked for
-        s = torch.empty_like(x2)
-        h = torch.empty_like(x2) if store else torch.empty((1, 1), dtype=x.dtype)
-        _lif_cpu.lif_forward(xn, s.numpy(), h.numpy(), p, kind, bool(decay_input), v_reset is not None, store)
-        if store:
-            ctx.save_for_backward(h, x2 if kind == _PLIF else None)
+        mode = _lif_cpu.charge_mode(kind, bool(decay_input))
+        s = torch.empty_like(xc)
+        _lif_cpu.lif_forward(xn, s.view(-1).numpy(), T, p, mode, v_reset is not None)
+        if need_grad:   # keep state for the backward only when a gradient will be asked for
+            ctx.save_for_backward(xc)
             ctx.p = p
-            ctx.cfg = (kind, bool(decay_input), v_reset is not None, bool(detach_reset), int(surrogate_id))
+            ctx.cfg = (mode, v_reset is not None, bool(detach_reset), int(surrogate_id))
             ctx.k = k
-        return s.reshape(x.shape)
+        return s
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
@@ -142,20 +142,19 @@ class _NumbaNeuron(torch.autograd.Function):
 
         from . import _lif_cpu
 
-        h, x2 = ctx.saved_tensors
-        kind, decay_input, hard, detach_reset, sid = ctx.cfg
-        T, N = h.shape
-        gs = grad.reshape(T, N).to(h.dtype).contiguous()
-        gx = torch.empty_like(h)
-        gk = np.zeros(_lif_cpu.n_blocks(N), dtype=np.float64)
-        xn = x2.numpy() if x2 is not None else h.numpy()
-        _lif_cpu.lif_backward(gs.numpy(), h.numpy(), xn, gx.numpy(), gk, ctx.p, kind, decay_input, hard,
-                              detach_reset, sid)
+        (xc,) = ctx.saved_tensors
+        mode, hard, detach_reset, sid = ctx.cfg
+        T = xc.shape[0]
+        gs = grad.to(xc.dtype).contiguous()
+        gx = torch.empty_like(xc)
+        gk = np.zeros(_lif_cpu.n_blocks(xc.numel() // T), dtype=np.float64)
+        _lif_cpu.lif_backward(gs.view(-1).numpy(), xc.view(-1).numpy(), gx.view(-1).numpy(), gk, T, ctx.p,
+                              mode, hard, detach_reset, sid)
         gw = None
-        if kind == _PLIF and ctx.needs_input_grad[1]:
+        if mode in (2, 3) and ctx.needs_input_grad[1]:
             q = ctx.k
             gw = torch.tensor(gk.sum() * q * (1 - q), dtype=torch.float32).to(grad.dtype).reshape(())
-        return gx.reshape(grad.shape), gw, None, None, None, None, None, None, None, None, None
+        return gx, gw, None, None, None, None, None, None, None, None, None
 
 
 # --------------------------------------------------------------------------------------------
