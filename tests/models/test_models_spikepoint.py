@@ -152,7 +152,16 @@ def test_bad_inputs_and_configs():
         eventar.create_model("spikepoint_dvsgesture", local_dim=33)
 
 
-def test_learns_a_separable_toy_task():
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models: one torch thread avoids OpenMP hand-offs that dominate on a busy 2-core box."""
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(prev)
+
+
+def test_learns_a_separable_toy_task(one_torch_thread):
     # class 0: events on the left half, class 1: on the right half; a few Adam steps must separate
     # them (gradients reach every layer through the surrogate, the residuals and the voting)
     torch.manual_seed(0)
