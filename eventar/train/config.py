@@ -64,7 +64,7 @@ DEFAULTS: Dict[str, Any] = {
         "ckpt_every_steps": 0,  # also write last.* every k optimizer steps inside an epoch; 0 = epoch ends only
         "eval_every": 1,  # evaluate every k epochs (and always after the last)
         "progress": "auto",  # auto (bar only on a TTY) | always | never
-        "threads": 0,  # torch intra-op threads on CPU; 0 = torch's default
+        "threads": 0,  # CPU threads for torch and numba kernels; 0 = their defaults (all cores)
         "deterministic": False,  # torch.use_deterministic_algorithms (CUDA runs slower)
     },
     "eval": {
