@@ -61,3 +61,23 @@ def test_train_forward_loss_and_test_protocol():
         manual = torch.stack([model(stack[:, s:s + 7:2]).softmax(-1) for s in clip_starts(30, 4, 2, 3)]).mean(0)
     assert torch.allclose(logp.exp(), manual, atol=1e-6)
     assert torch.equal(spec.scores(logp), logp)
+
+
+def test_log_counts_feeds_log1p_to_the_model_in_training_and_test():
+    seen = []
+
+    class Spy(torch.nn.Module):
+        def forward(self, x, return_projections=False):
+            seen.append(x.clone())
+            logits = torch.zeros(x.shape[0], 3)
+            return (logits, torch.zeros(x.shape[0], x.shape[1], 4)) if return_projections else logits
+
+    counts = torch.tensor([0.0, 1.0, 3.0, 54.0]).repeat(2, 2, 4, 2, 2, 1)  # (B, V, T, 2, H, W) with W = 4
+    for log_counts, expect in [(False, counts), (True, torch.log1p(counts))]:
+        spec = build_input("eventtransact_clips", max_bins=4, frames=4, stride=1, test_clips=1, log_counts=log_counts)
+        seen.clear()
+        spec.forward(Spy(), counts)
+        assert torch.equal(seen[0], expect[:, 0]) and torch.equal(seen[1], expect[:, 1])
+        seen.clear()
+        spec.forward(Spy(), counts[:, 0])  # test layout (B, max_bins, 2, H, W)
+        assert torch.equal(seen[0], expect[:, 0])
