@@ -51,6 +51,7 @@ class EventTransActConfig:
     vit_dim: int = 768
     vit_depth: int = 12
     vit_heads: int = 12
+    vit_pos_std: Optional[float] = None  # None = the backbone's own init (N(0, 0.02²)); see eventtransact_synthetic
     # ResNet backbone
     resnet_block: str = "bottleneck"  # "basic" (ResNet-18/34) or "bottleneck" (ResNet-50)
     resnet_layers: Sequence[int] = (3, 4, 6, 3)
@@ -78,6 +79,8 @@ class EventTransAct(nn.Module):
         self.cfg = cfg
         if cfg.backbone == "vit":
             self.backbone = ViT(cfg.image_size, cfg.patch, cfg.vit_dim, cfg.vit_depth, cfg.vit_heads, cfg.in_chans)
+            if cfg.vit_pos_std is not None:
+                nn.init.normal_(self.backbone.pos_embed, std=cfg.vit_pos_std)
         elif cfg.backbone == "resnet":
             block = {"basic": BasicBlock, "bottleneck": Bottleneck}[cfg.resnet_block]
             self.backbone = ResNet(block, cfg.resnet_layers, cfg.resnet_widths, cfg.in_chans)
@@ -159,9 +162,15 @@ def eventtransact_vit_tiny(**overrides) -> EventTransAct:
 
 @register_model
 def eventtransact_synthetic(**overrides) -> EventTransAct:
-    """Small CPU variant for SyntheticGestures: ViT at 64×64 with 8×8 patches, 64 wide, 2 blocks;
-    Longformer 64 wide, 2 layers, 4 heads, window 8.  Smaller than the paper so it trains in minutes."""
-    args = dict(num_classes=11, image_size=64, patch=8, vit_dim=64, vit_depth=2, vit_heads=4,
+    """Small CPU variant for SyntheticGestures: ViT at 32×32 with 8×8 patches (16 tokens), 64 wide,
+    2 blocks; Longformer 64 wide, 2 layers, 4 heads, window 8.  Trains from scratch on a 2-core CPU.
+
+    Its ViT position table starts at N(0, 0.5²) instead of N(0, 0.02²) (``vit_pos_std``): the
+    synthetic classes differ only in *where* the disc is over time, and with the pre-trained-ViT
+    init a from-scratch run spends hundreds of steps growing the position signal before it learns
+    anything (measured: 52 % vs 24 % train accuracy after 280 steps, experiments/README.md).
+    """
+    args = dict(num_classes=11, image_size=32, patch=8, vit_dim=64, vit_depth=2, vit_heads=4, vit_pos_std=0.5,
                 temporal_depth=2, temporal_heads=4, attention_window=8, temporal_mlp_dim=128,
                 max_positions=64, head_hidden=128, head_dropout=0.2, proj_dim=32)
     return _build(**{**args, **overrides})

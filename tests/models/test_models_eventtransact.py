@@ -57,3 +57,15 @@ def test_wrong_input_rank():
     m = eventar.create_model("eventtransact_synthetic")
     with pytest.raises(ValueError, match=r"\(B, T, C, H, W\)"):
         m(torch.rand(2, 3, 64, 64))
+
+
+def test_vit_position_table_init_is_the_backbones_unless_vit_pos_std_is_set():
+    torch.manual_seed(0)
+    from eventar.models.eventtransact import EventTransAct, EventTransActConfig
+
+    paper_like = EventTransAct(EventTransActConfig(image_size=64, patch=8, vit_dim=64, vit_depth=1, vit_heads=4, temporal_heads=4))
+    assert paper_like.backbone.pos_embed.std().item() == pytest.approx(0.02, rel=0.2)
+    synthetic = eventar.create_model("eventtransact_synthetic", image_size=64)  # 65 x 64 entries
+    assert synthetic.cfg.vit_pos_std == 0.5
+    assert synthetic.backbone.pos_embed.std().item() == pytest.approx(0.5, rel=0.1)
+    assert eventar.create_model("eventtransact_vit_tiny", vit_depth=1).cfg.vit_pos_std is None
