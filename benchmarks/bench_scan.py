@@ -136,7 +136,14 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--ref-len", type=int, default=256, help="L at which the reference is timed")
     ap.add_argument("--quick", action="store_true", help="small sizes, print only")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch and numba threads for every contender (default 1: on a loaded VM, "
+                         "multi-threaded torch loops spin-wait and distort the ratios)")
     args = ap.parse_args(argv)
+    import numba
+
+    torch.set_num_threads(args.threads)
+    numba.set_num_threads(args.threads)
     sizes = [(2, 64, 128, 16)] if args.quick else [(8, 256, 256, 16), (8, 512, 2048, 16)]
     rows = []
     for (b, d, l, n) in sizes:
@@ -150,8 +157,8 @@ def main(argv=None) -> int:
     cmd = "python benchmarks/bench_scan.py " + " ".join(argv if argv is not None else sys.argv[1:])
     lines = [
         f"Machine: {machine()}; a 2-core VM shared with other jobs (noisy: medians of "
-        f"{args.repeats} interleaved repeats after a warm-up). torch {torch.__version__}, "
-        f"{torch.get_num_threads()} torch threads; numba's default thread count.",
+        f"{args.repeats} interleaved repeats after a warm-up). torch {torch.__version__}; "
+        f"{args.threads} thread(s) for torch and numba alike.",
         f"Command: `{cmd.strip()}`",
         "",
         "Forward + backward of softplus(Δ + bias) → scan → + D·u → · silu(z), float32, d_state 16. "
