@@ -169,7 +169,6 @@ class Mamba(nn.Module):
 
     def _scan(self, x, z, conv, x_proj, dt_proj, A_log, D):
         """x, z: (B, d_inner, L) -> (B, d_inner, L) for one direction."""
-        nb, _, nl = x.shape
         x = causal_conv1d(x, conv.weight, conv.bias, silu=True)
         dbl = x_proj(x.transpose(1, 2))  # (B, L, R + 2N)
         dt, bm, cm = torch.split(dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
