@@ -23,7 +23,8 @@ Parameter vector ``p`` (input dtype, see :func:`params`):
 
 from __future__ import annotations
 
-import numba
+import os
+
 import numpy as np
 from numba import njit, prange
 
@@ -157,73 +158,96 @@ def _row_backward_plif(gsr, hr, hprev, has_prev, xr, gxr, carry, p, mode, hard_r
     return acc
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def _forward(x, s, T, p, mode, hard_reset):
-    N = x.size // T
-    nblocks = (N + _BLOCK - 1) // _BLOCK
-    for b in prange(nblocks):
-        lo = b * _BLOCK
-        m = min(lo + _BLOCK, N) - lo
-        v = np.full(m, p[2])  # initial membrane: v_reset (hard) or 0 (soft: p[2] = 0)
-        for t in range(T):
-            o = t * N + lo
-            _row_spikes(x[o:o + m], s[o:o + m], v, p, mode, hard_reset)
+@njit(cache=True, error_model="numpy")
+def _forward_block(x, s, T, N, b, p, mode, hard_reset):
+    lo = b * _BLOCK
+    m = min(lo + _BLOCK, N) - lo
+    v = np.full(m, p[2])  # initial membrane: v_reset (hard) or 0 (soft: p[2] = 0)
+    for t in range(T):
+        o = t * N + lo
+        _row_spikes(x[o:o + m], s[o:o + m], v, p, mode, hard_reset)
+
+
+@njit(cache=True, error_model="numpy")
+def _backward_block(gs, x, gx, T, N, b, p, mode, hard_reset, detach_reset, surrogate_id):
+    lo = b * _BLOCK
+    m = min(lo + _BLOCK, N) - lo
+    v = np.full(m, p[2])
+    h = np.empty(T * m, dtype=x.dtype)      # this block's H[t], recomputed
+    for t in range(T):
+        o = t * N + lo
+        _row_membrane(x[o:o + m], h[t * m:(t + 1) * m], v, p, mode, hard_reset)
+    carry = np.zeros(m, dtype=x.dtype)
+    acc = 0.0                                 # float64 accumulator for the PLIF τ-gradient
+    for t in range(T - 1, -1, -1):
+        o = t * N + lo
+        if mode == 2 or mode == 3:
+            tp = t - 1 if t > 0 else 0
+            acc += _row_backward_plif(gs[o:o + m], h[t * m:(t + 1) * m], h[tp * m:(tp + 1) * m], t > 0,
+                                      x[o:o + m], gx[o:o + m], carry, p, mode, hard_reset, detach_reset,
+                                      surrogate_id)
+        else:
+            _row_backward(gs[o:o + m], h[t * m:(t + 1) * m], gx[o:o + m], carry, p, mode, hard_reset,
+                          detach_reset, surrogate_id)
+    return acc
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _backward(gs, x, gx, gk_part, T, p, mode, hard_reset, detach_reset, surrogate_id):
+def _forward_threaded(x, s, T, p, mode, hard_reset):
     N = x.size // T
-    nblocks = (N + _BLOCK - 1) // _BLOCK
-    for b in prange(nblocks):
-        lo = b * _BLOCK
-        m = min(lo + _BLOCK, N) - lo
-        v = np.full(m, p[2])
-        h = np.empty(T * m, dtype=x.dtype)      # this block's H[t], recomputed
-        for t in range(T):
-            o = t * N + lo
-            _row_membrane(x[o:o + m], h[t * m:(t + 1) * m], v, p, mode, hard_reset)
-        carry = np.zeros(m, dtype=x.dtype)
-        acc = 0.0                                 # float64 accumulator for the PLIF τ-gradient
-        for t in range(T - 1, -1, -1):
-            o = t * N + lo
-            if mode == 2 or mode == 3:
-                tp = t - 1 if t > 0 else 0
-                acc += _row_backward_plif(gs[o:o + m], h[t * m:(t + 1) * m], h[tp * m:(tp + 1) * m], t > 0,
-                                          x[o:o + m], gx[o:o + m], carry, p, mode, hard_reset, detach_reset,
-                                          surrogate_id)
-            else:
-                _row_backward(gs[o:o + m], h[t * m:(t + 1) * m], gx[o:o + m], carry, p, mode, hard_reset,
-                              detach_reset, surrogate_id)
-        gk_part[b] = acc
+    for b in prange((N + _BLOCK - 1) // _BLOCK):
+        _forward_block(x, s, T, N, b, p, mode, hard_reset)
+
+
+@njit(cache=True, error_model="numpy")
+def _forward_serial(x, s, T, p, mode, hard_reset):
+    N = x.size // T
+    for b in range((N + _BLOCK - 1) // _BLOCK):
+        _forward_block(x, s, T, N, b, p, mode, hard_reset)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _backward_threaded(gs, x, gx, gk_part, T, p, mode, hard_reset, detach_reset, surrogate_id):
+    N = x.size // T
+    for b in prange((N + _BLOCK - 1) // _BLOCK):
+        gk_part[b] = _backward_block(gs, x, gx, T, N, b, p, mode, hard_reset, detach_reset, surrogate_id)
+
+
+@njit(cache=True, error_model="numpy")
+def _backward_serial(gs, x, gx, gk_part, T, p, mode, hard_reset, detach_reset, surrogate_id):
+    N = x.size // T
+    for b in range((N + _BLOCK - 1) // _BLOCK):
+        gk_part[b] = _backward_block(gs, x, gx, T, N, b, p, mode, hard_reset, detach_reset, surrogate_id)
 
 
 # Below ``PARALLEL_MIN`` elements the thread hand-off costs more than the loop (much more on a busy
-# machine), so small layers run the same compiled loop on the calling thread only.
+# machine), so small layers run the serial loop.  A process forked after the threaded loop ran also
+# runs serially: numba's OpenMP layer terminates a forked child that starts a parallel region.
 PARALLEL_MIN = 1 << 16
+_threaded_pid = None
 
 
-def _call(fn, size, *args):
-    if size >= PARALLEL_MIN:
-        fn(*args)
-        return
-    prev = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        fn(*args)
-    finally:
-        numba.set_num_threads(prev)
+def _threaded(size: int) -> bool:
+    global _threaded_pid
+    if size < PARALLEL_MIN:
+        return False
+    if _threaded_pid is None:
+        _threaded_pid = os.getpid()
+    return _threaded_pid == os.getpid()
 
 
 def lif_forward(x: np.ndarray, s: np.ndarray, T: int, p: np.ndarray, mode: int, hard_reset: bool) -> None:
     """x: flat (T·N,) C-contiguous input; writes the spikes into s (same shape and dtype)."""
-    _call(_forward, x.size, x, s, T, p, mode, hard_reset)
+    fn = _forward_threaded if _threaded(x.size) else _forward_serial
+    fn(x, s, T, p, mode, hard_reset)
 
 
 def lif_backward(gs: np.ndarray, x: np.ndarray, gx: np.ndarray, gk_part: np.ndarray, T: int, p: np.ndarray,
                  mode: int, hard_reset: bool, detach_reset: bool, surrogate_id: int) -> None:
     """gs: flat (T·N,) gradient w.r.t. the spikes; x: the forward's input; writes gx (T·N,) and
     gk_part (n_blocks(N),) float64 partial sums of ∂L/∂q (PLIF modes only; before the sigmoid factor)."""
-    _call(_backward, x.size, gs, x, gx, gk_part, T, p, mode, hard_reset, detach_reset, surrogate_id)
+    fn = _backward_threaded if _threaded(x.size) else _backward_serial
+    fn(gs, x, gx, gk_part, T, p, mode, hard_reset, detach_reset, surrogate_id)
 
 
 def n_blocks(n: int) -> int:

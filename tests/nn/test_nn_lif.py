@@ -125,3 +125,50 @@ def test_cuda_uses_spikingjelly_kernels_with_same_spikes():
     cpu = LIF()(x)
     gpu = LIF()(x.cuda())
     assert torch.equal(cpu, gpu.cpu())
+
+
+@pytest.mark.parametrize("kind", ["lif", "plif"])
+def test_threaded_path_on_large_layers_matches_spikingjelly(kind):
+    # >= PARALLEL_MIN elements and several blocks, the last one partial
+    from eventar.nn import _lif_cpu
+
+    n = 3 * 2048 + 100
+    gen = torch.Generator().manual_seed(8)
+    x = torch.randn(6, 2, n, generator=gen) * 1.5 + 0.3
+    assert x.numel() >= _lif_cpu.PARALLEL_MIN
+    g = torch.randn(x.shape, generator=gen)
+    cfg = dict(tau=2.0, decay_input=False)
+    ours, ref = _ours(kind, cfg), _sj_node(kind, cfg)
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    sa, sb = ours(xa), ref(xb)
+    assert torch.equal(sa, sb)
+    (sa * g).sum().backward()
+    (sb * g).sum().backward()
+    torch.testing.assert_close(xa.grad, xb.grad, rtol=0, atol=1e-6)
+    if kind == "plif":
+        torch.testing.assert_close(ours.w.grad, ref.w.grad, rtol=1e-5, atol=1e-5)
+
+
+def test_forked_child_runs_the_fast_path():
+    # numba's OpenMP layer kills a forked child that opens a parallel region; eventar runs the
+    # serial loop there instead.  The child checks its spikes with numpy only.
+    import os
+    import time
+
+    x = torch.randn(8, 1 << 14, generator=torch.Generator().manual_seed(0)) * 2
+    want = LIF()(x).numpy().copy()            # threaded in this process
+    pid = os.fork()
+    if pid == 0:                              # pragma: no cover - child
+        ok = bool((LIF()(x).numpy() == want).all())
+        os._exit(0 if ok else 3)
+    deadline = time.monotonic() + 120
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("forked child hung in the LIF fast path")
+        time.sleep(0.05)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
