@@ -99,7 +99,7 @@ def main() -> None:
               "backward that recomputes the membrane per block instead of saving a (T, ...) tensor "
               "(eventar/nn/_lif_cpu.py); SpikingJelly 2.0's CPU path is its torch reference op, a Python loop "
               "over T of tensor operations. Earlier runs of the same command on the same busy machine gave "
-              "fwd+bwd speed-ups between 3.7× and 17×: the ratio moves with the load, eventar stays ahead."]
+              "fwd+bwd speed-ups between 3.4× and 17×: the ratio moves with the load, eventar stays ahead."]
     body = "\n".join(lines)
     print(body)
     if not args.no_write:
