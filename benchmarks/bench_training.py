@@ -5,7 +5,7 @@
 
 The model and its arguments come from the experiment YAML (default: the `make run` config).
 
-One "step" is what the engine does per batch: forward, loss, backward, Adam update.  Its FLOPs
+One "step" is what the engine does per batch: forward, the config's loss, backward, Adam update.  Its FLOPs
 (matmul/conv, forward + backward) are counted once with ``torch.utils.flop_counter``; GFLOP/s =
 FLOPs / median step time.  The reference is a square fp32 matmul of about the same total work run
 in the same process, interleaved with the training steps (each repeat runs both), so machine noise
@@ -20,15 +20,16 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import bench_interleaved, machine, update_results_section  # noqa: E402
 
 
-def make_step(model_name: str, batch: int, overrides: dict):
-    """A zero-argument callable running one training step, plus its FLOP count and model info."""
+def make_step(model_name: str, batch: int, overrides: dict, loss_name: str = "cross_entropy", spec=None):
+    """A zero-argument callable running one training step (the engine's loss), plus its FLOP count
+    and model info."""
     import eventar
+    from eventar.train.engine import compute_loss
 
     torch.manual_seed(0)
     model = eventar.create_model(model_name, **overrides)
@@ -40,7 +41,7 @@ def make_step(model_name: str, batch: int, overrides: dict):
 
     def step():
         out = model(x)
-        loss = F.cross_entropy(out, y)
+        loss = compute_loss(loss_name, out, y, spec, cfg.num_classes)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -71,13 +72,18 @@ def main(argv=None) -> int:
     ap.add_argument("--write", action="store_true", help="update the 'Training' section of benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
     if args.threads:
-        torch.set_num_threads(args.threads)
+        from eventar.train.engine import set_threads
+
+        set_threads(args.threads)  # torch and numba, as train.threads
 
     from eventar.train.config import load_config
 
     exp = load_config(args.config)
     model_name, model_args = exp["model"]["name"], dict(exp["model"]["args"])
-    step, step_flops, n_params, cfg = make_step(model_name, args.batch, model_args)
+    from eventar.train.inputs import build_input
+
+    spec = build_input(exp["input"]["name"], **exp["input"]["args"])
+    step, step_flops, n_params, cfg = make_step(model_name, args.batch, model_args, exp["train"]["loss"], spec)
     mm, mm_flops, n = make_matmul(step_flops)
     med = bench_interleaved({"train_step": step, "matmul": mm}, repeats=args.repeats, warmup=1)
     samples_s = args.batch / med["train_step"]
