@@ -85,7 +85,9 @@ class SampleSet:
     """All samples of one split, in memory.
 
     Attributes:
-        x: (S, ...) float32 samples (e.g. (S, N, 3) point clouds).
+        x: (S, ...) samples: float32 (e.g. (S, N, 3) point clouds), or the small integer dtype an
+            input prepares (uint8 count frames stay uint8 in memory and in the cache; the collate
+            turns a batch into float32).
         y: (S,) int64 labels.
         rec: (S,) int64 recording id of each sample (index into ``rec_labels``).
         rec_labels: (R,) int64 label of every recording (recordings with no sample included).
@@ -119,7 +121,9 @@ def prepare_samples(ds: Any, spec: InputSpec) -> SampleSet:
     xs, ys, recs, rec_labels = [], [], [], []
     for i in range(len(ds)):
         events, label = ds[i]
-        samples = np.asarray(spec.prepare(events, sensor), dtype=np.float32)
+        samples = np.asarray(spec.prepare(events, sensor))
+        if samples.dtype not in (np.uint8, np.int8, np.uint16, np.int16):
+            samples = samples.astype(np.float32, copy=False)
         rec_labels.append(int(label))
         if len(samples):
             xs.append(samples)
@@ -131,15 +135,25 @@ def prepare_samples(ds: Any, spec: InputSpec) -> SampleSet:
     return SampleSet(np.concatenate(xs), np.concatenate(ys), np.concatenate(recs), np.asarray(rec_labels, dtype=np.int64), classes)
 
 
+def _dataset_version(name: str) -> str:
+    """The ``version`` attribute of a built-in dataset class ("" for registered or unknown ones)."""
+    if name not in _BUILTIN:
+        return ""
+    import eventar.datasets as ds_mod
+
+    return str(getattr(getattr(ds_mod, _BUILTIN[name], None), "version", ""))
+
+
 def cache_path(cfg: Dict[str, Any], split: str, spec: InputSpec) -> Path:
     """Where the prepared samples of ``split`` are cached: ``data.cache_dir``, else
     ``$EVENTAR_CACHE/prepared`` or ``~/.cache/eventar/prepared``; the name hashes the dataset,
-    its root and args, the split, the input's cache key and eventar's version."""
+    its root and args, the dataset class's ``version`` (a regenerated synthetic set is never served
+    from an old cache), the split, the input's cache key and eventar's version."""
     from .. import __version__
 
     d = cfg["data"]
     key = json.dumps(
-        [__version__, d["dataset"], d["root"] and os.path.abspath(d["root"]), d["args"], split, spec.cache_key],
+        [__version__, d["dataset"], _dataset_version(d["dataset"]), d["root"] and os.path.abspath(d["root"]), d["args"], split, spec.cache_key],
         sort_keys=True,
         default=str,
     )

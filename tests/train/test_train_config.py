@@ -107,3 +107,17 @@ def test_inputs_of_family_modules_are_discovered():
         build_input("nope")
     with pytest.raises(ConfigError, match="does not take"):
         build_input("points", window=3)
+
+
+def test_prepared_sample_cache_key_follows_the_dataset_version(monkeypatch, tmp_path):
+    """A regenerated SyntheticGestures (version bump) must never be served from an old cache."""
+    import eventar.datasets as ds_mod
+    from eventar.train.config import load_config
+    from eventar.train.data import cache_path
+    from eventar.train.inputs import build_input
+
+    cfg = load_config(None, [f"data.cache_dir={tmp_path}"])
+    spec = build_input("points")
+    before = cache_path(cfg, "train", spec)
+    monkeypatch.setattr(ds_mod.SyntheticGestures, "version", "999")
+    assert cache_path(cfg, "train", spec) != before
