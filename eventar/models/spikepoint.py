@@ -354,9 +354,10 @@ def spikepoint_ucf101dvs(**overrides: Any) -> SpikePoint:
 @register_model
 def spikepoint_synthetic(**overrides: Any) -> SpikePoint:
     """Small SpikePoint for CPU training on ``SyntheticGestures`` (11 classes; not a paper variant):
-    256 points, 64 groups of 16 neighbours, T = 4, D = 16 — the paper's layers at a size 2 CPU cores
-    train in minutes."""
-    return _build(dict(num_classes=11, n_points=256, n_groups=64, k=16, timesteps=4, local_dim=16), overrides)
+    256 points, 16 groups of 16 neighbours, T = 16 (the paper's), D = 32 (the paper's small width) —
+    the paper's layers at a size 2 CPU cores train in minutes (``make run``: ≈ 94 % test accuracy in
+    12 epochs).  D = 16 plateaued near 80 %: capacity, not the data, was the limit."""
+    return _build(dict(num_classes=11, n_points=256, n_groups=16, k=16, timesteps=16, local_dim=32), overrides)
 
 
 #: Paper parameter counts (millions) per variant, from spikepoint_paper.md §4.5.
