@@ -34,3 +34,15 @@ def test_report_for_model_prints_and_writes(tmp_path):
     assert lines == [rep.summary()]
     assert {p.name for p in tmp_path.iterdir()} == {"energy.json", "energy.md", "energy.png"}
     assert rep.total_pj == pytest.approx(2 * 4 * 3 * 0.9)
+
+
+def test_eventtransact_is_priced_as_an_ann():
+    """EventTransAct has no spiking neurons: every op is a MAC at E_MAC, none is an AC."""
+    from eventar.models.eventtransact import example_input
+
+    model = eventar.create_model("eventtransact_synthetic", num_classes=4).eval()
+    rep = estimate_energy(model, example_input(model, batch_size=2, frames=4))
+    assert rep.layers and all(r["priced_as"] == "MAC" for r in rep.layers)
+    macs = sum(r["macs"] for r in rep.layers)
+    assert macs > 0 and rep.total_pj == pytest.approx(4.6 * macs, rel=1e-6)
+    assert not rep.neurons
