@@ -8,6 +8,7 @@ applied in tonic's order.
 
 from __future__ import annotations
 
+import abc
 import os
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
@@ -25,7 +26,7 @@ def default_root() -> Path:
     return Path.home() / ".cache" / "eventar"
 
 
-class EventDataset:
+class EventDataset(abc.ABC):
     """Base class: index checks and tonic's transform order.
 
     Subclasses set ``sensor_size`` and ``classes`` and implement ``__len__``, ``_load(i) ->
@@ -54,15 +55,17 @@ class EventDataset:
         self.target_transform = target_transform
         self.transforms = transforms
 
-    def __len__(self) -> int:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def __len__(self) -> int:
+        """Number of samples."""
 
-    def _load(self, index: int) -> Tuple[np.ndarray, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _load(self, index: int) -> Tuple[np.ndarray, Any]:
+        """(events EVENT_DTYPE array, target) of sample ``index``, before any transform."""
 
-    def target_of(self, index: int) -> int:  # pragma: no cover - abstract
+    @abc.abstractmethod
+    def target_of(self, index: int) -> int:
         """Label of sample ``index`` without loading its events."""
-        raise NotImplementedError
 
     @property
     def targets(self) -> List[int]:
