@@ -20,10 +20,11 @@ from hypothesis import strategies as st
 
 from eventar.errors import EventarError
 from eventar.events import make_events
-from eventar.io import iter_events, read_events, read_header
+from eventar.io import read_events
 from eventar.io.aedat_write import write_aedat2_dvs128, write_aedat31
 
 from conftest import REAL_DIR
+from fuzz_helpers import damage, exercise
 
 REAL_SEEDS = [
     "AlexOuyang__DVS128DataAnalysis/alex_walking_again.aedat",
@@ -62,56 +63,31 @@ def seeds(tmp_path_factory) -> list:
     return [(p.suffix, p.read_bytes()) for p in files]
 
 
-def _exercise(path: Path, size: int) -> None:
-    """Read ``path`` three ways; only EventarError may escape; memory stays bounded by the file size."""
-    tracemalloc.start()
-    try:
-        for fn in (read_header, read_events, lambda p: sum(len(c) for c in iter_events(p, 4096))):
-            try:
-                fn(path)
-            except EventarError:
-                pass
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 64 * size + (32 << 20), f"peak {peak} bytes for a {size}-byte file"
-
-
 @FUZZ
 @given(data=st.data())
 def test_truncated(seeds, tmp_path: Path, data):
     suffix, raw = seeds[data.draw(st.integers(0, len(seeds) - 1), label="seed index")]
-    cut = data.draw(st.integers(0, max(0, len(raw) - 1)), label="cut")
     p = tmp_path / f"trunc{suffix}"
-    p.write_bytes(raw[:cut])
-    _exercise(p, len(raw))
+    p.write_bytes(damage(data, raw, "truncate"))
+    exercise(p, len(raw))
 
 
 @FUZZ
 @given(data=st.data())
 def test_bit_flipped(seeds, tmp_path: Path, data):
     suffix, raw = seeds[data.draw(st.integers(0, len(seeds) - 1), label="seed index")]
-    buf = bytearray(raw)
-    for _ in range(data.draw(st.integers(1, 16), label="n_flips")):
-        i = data.draw(st.integers(0, len(buf) - 1), label="byte")
-        buf[i] ^= 1 << data.draw(st.integers(0, 7), label="bit")
     p = tmp_path / f"flip{suffix}"
-    p.write_bytes(bytes(buf))
-    _exercise(p, len(buf))
+    p.write_bytes(damage(data, raw, "flip"))
+    exercise(p, len(raw))
 
 
 @FUZZ
 @given(data=st.data())
 def test_header_corrupted(seeds, tmp_path: Path, data):
     suffix, raw = seeds[data.draw(st.integers(0, len(seeds) - 1), label="seed index")]
-    span = min(len(raw), _HEADER_SPAN.get(suffix, 64))
-    buf = bytearray(raw)
-    start = data.draw(st.integers(0, max(0, span - 1)), label="start")
-    junk = data.draw(st.binary(min_size=1, max_size=32), label="junk")
-    buf[start: start + len(junk)] = junk
     p = tmp_path / f"head{suffix}"
-    p.write_bytes(bytes(buf))
-    _exercise(p, len(buf))
+    p.write_bytes(damage(data, raw, "header", _HEADER_SPAN.get(suffix, 64)))
+    exercise(p, len(raw))
 
 
 def test_length_fields_never_size_allocations(tmp_path: Path):
