@@ -11,8 +11,10 @@ import numpy as np
 from eventar.errors import ConfigError
 
 from . import frames as _frames
+from . import frames_cuda as _frames_cuda
 from . import pointcloud as _pc
 from . import voxel as _voxel
+from . import voxel_cuda as _voxel_cuda
 from ._arrays import full_like_device, to_host
 from ._dispatch import choose
 
@@ -56,7 +58,7 @@ def to_frame(t, x, y, p, sensor_size, *, time_window=None, event_count=None, n_t
     if which == "cuda":
         if mode not in ("n_time_bins", "n_event_bins") or include_incomplete or start_time is not None or end_time is not None:
             raise ConfigError("the cuda frame kernel supports n_time_bins / n_event_bins (fixed T); use backend='numba'")
-        out = _frames.to_frame_cuda_batch(t, x, y, p, _single_offsets(t, n), sensor_size, n_time_bins=n_time_bins,
+        out = _frames_cuda.to_frame_cuda_batch(t, x, y, p, _single_offsets(t, n), sensor_size, n_time_bins=n_time_bins,
                                           n_event_bins=n_event_bins, overlap=overlap, include_last=include_last)
         return out[0]
     t, x, y, p = (to_host(a) for a in (t, x, y, p))
@@ -88,7 +90,7 @@ def frames_batch(t, x, y, p, offsets, sensor_size, *, n_time_bins=None, n_event_
     _frames.check_slicing(None, None, n_time_bins, n_event_bins, overlap, include_last)
     which = choose(t, backend=backend)
     if which == "cuda":
-        return _frames.to_frame_cuda_batch(t, x, y, p, offsets, sensor_size, n_time_bins=n_time_bins,
+        return _frames_cuda.to_frame_cuda_batch(t, x, y, p, offsets, sensor_size, n_time_bins=n_time_bins,
                                            n_event_bins=n_event_bins, overlap=overlap, include_last=include_last)
     t, x, y, p, offsets = (to_host(a) for a in (t, x, y, p, offsets))
     n_bins = int(n_time_bins if n_time_bins is not None else n_event_bins)
@@ -113,7 +115,7 @@ def to_voxel_grid(t, x, y, p, sensor_size, n_time_bins, *, per_polarity=False, b
     w, h, _ = _sensor(sensor_size)
     which = choose(t, backend=backend)
     if which == "cuda":
-        return _voxel.to_voxel_cuda_batch(t, x, y, p, _single_offsets(t, int(t.shape[0])), sensor_size, n_time_bins,
+        return _voxel_cuda.to_voxel_cuda_batch(t, x, y, p, _single_offsets(t, int(t.shape[0])), sensor_size, n_time_bins,
                                           per_polarity=per_polarity)[0]
     t, x, y, p = (to_host(a) for a in (t, x, y, p))
     fn = _voxel.to_voxel_ref if which == "ref" else _voxel.to_voxel_numba
@@ -125,7 +127,7 @@ def voxel_batch(t, x, y, p, offsets, sensor_size, n_time_bins, *, per_polarity=F
     w, h, _ = _sensor(sensor_size)
     which = choose(t, backend=backend)
     if which == "cuda":
-        return _voxel.to_voxel_cuda_batch(t, x, y, p, offsets, sensor_size, n_time_bins, per_polarity=per_polarity)
+        return _voxel_cuda.to_voxel_cuda_batch(t, x, y, p, offsets, sensor_size, n_time_bins, per_polarity=per_polarity)
     t, x, y, p, offsets = (to_host(a) for a in (t, x, y, p, offsets))
     out = np.zeros((len(offsets) - 1, n_time_bins, 2 if per_polarity else 1, h, w), np.float64)
     for b in range(len(offsets) - 1):

@@ -33,6 +33,20 @@ def full_like_device(like, shape, value, dtype: str):
     return _jit.cuda_module().to_device(np.full(shape, value, dtype=dtype))
 
 
+def empty_like_device(like, shape, dtype: str):
+    """An uninitialised array of ``shape`` of the same kind/device as ``like``, for outputs a kernel
+    writes completely.  The numpy version (the CUDA simulator) is filled with a poison value (NaN,
+    or the dtype's minimum) so that a test sees any element the kernel failed to write."""
+    if is_torch(like):
+        import torch
+
+        return torch.empty(shape, dtype=getattr(torch, dtype), device=like.device)
+    if isinstance(like, np.ndarray):
+        dt = np.dtype(dtype)
+        return np.full(shape, np.nan if dt.kind == "f" else np.iinfo(dt).min, dtype=dt)
+    return _jit.cuda_module().device_array(shape, dtype=dtype)
+
+
 def zeros_like_device(like, shape, dtype: str):
     """Zeros of ``shape`` (numpy dtype name) of the same kind/device as ``like``."""
     return full_like_device(like, shape, 0, dtype)

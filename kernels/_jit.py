@@ -27,11 +27,26 @@ search_left = numba.njit(cache=True)(_scalar.search_left)
 search_right = numba.njit(cache=True)(_scalar.search_right)
 
 
+def _numpy_aliases_for_numba_cuda() -> None:
+    """Put back ``np.row_stack`` (a deprecated alias of ``np.vstack``, removed in numpy 2.5).
+
+    numba-cuda 0.30 registers an overload for it while building its typing context, i.e. on the
+    first kernel compilation, and with numpy >= 2.5 every compilation then fails with
+    ``AttributeError: module 'numpy' has no attribute 'row_stack'`` (seen on an H100 machine with
+    numba-cuda 0.30.4 and numpy 2.5.2).  Only added when missing; it is the same function.
+    """
+    import numpy as np
+
+    if "row_stack" not in vars(np):
+        np.row_stack = np.vstack
+
+
 @functools.lru_cache(maxsize=None)
 def cuda_module():
     """Import and return ``numba.cuda`` (raises :class:`KernelUnavailableError` without a GPU/simulator)."""
     from .errors import KernelUnavailableError
 
+    _numpy_aliases_for_numba_cuda()
     try:
         from numba import cuda
     except Exception as exc:  # pragma: no cover - depends on the install

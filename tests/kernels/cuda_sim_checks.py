@@ -23,8 +23,10 @@ if not REAL:
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
 
 from eventar.kernels import frames as F  # noqa: E402
+from eventar.kernels import frames_cuda as FC  # noqa: E402
 from eventar.kernels import pointcloud as PC  # noqa: E402
 from eventar.kernels import voxel as V  # noqa: E402
+from eventar.kernels import voxel_cuda as VC  # noqa: E402
 
 
 def ragged(lengths, width, height, seed):
@@ -49,10 +51,10 @@ def host(a):
     return a.cpu().numpy() if hasattr(a, "cpu") else np.asarray(a)
 
 
-def check_frames(lengths, sensor, seed, **kw):
+def check_frames(lengths, sensor, seed, tile=0, **kw):
     cols, off = ragged(lengths, sensor[0], sensor[1], seed)
     dcols, doff = device(cols, off)
-    got = host(F.to_frame_cuda_batch(dcols["t"], dcols["x"], dcols["y"], dcols["p"], doff, sensor, **kw))
+    got = host(FC.to_frame_cuda_batch(dcols["t"], dcols["x"], dcols["y"], dcols["p"], doff, sensor, tile=tile, **kw))
     for b in range(len(lengths)):
         sl = slice(off[b], off[b + 1])
         if off[b + 1] == off[b]:
@@ -61,19 +63,19 @@ def check_frames(lengths, sensor, seed, **kw):
         s, e = F.slice_bounds(cols["t"][sl], **kw)
         want = F.to_frame_ref(cols["x"][sl], cols["y"][sl], cols["p"][sl], s, e, sensor)
         assert np.array_equal(got[b], want), (kw, b)
-    print("ok frames", kw, flush=True)
+    print("ok frames", kw, "tile", tile, flush=True)
 
 
-def check_voxel(lengths, sensor, seed, n_bins, per_polarity):
+def check_voxel(lengths, sensor, seed, n_bins, per_polarity, tile=0):
     cols, off = ragged(lengths, sensor[0], sensor[1], seed)
     dcols, doff = device(cols, off)
-    got = host(V.to_voxel_cuda_batch(dcols["t"], dcols["x"], dcols["y"], dcols["p"], doff, sensor, n_bins,
-                                     per_polarity=per_polarity))
+    got = host(VC.to_voxel_cuda_batch(dcols["t"], dcols["x"], dcols["y"], dcols["p"], doff, sensor, n_bins,
+                                      per_polarity=per_polarity, tile=tile))
     for b in range(len(lengths)):
         sl = slice(off[b], off[b + 1])
         want = V.to_voxel_ref(cols["t"][sl], cols["x"][sl], cols["y"][sl], cols["p"][sl], sensor, n_bins, per_polarity)
         assert np.allclose(got[b], want, rtol=1e-12, atol=1e-9), (n_bins, per_polarity, b)
-    print("ok voxel", n_bins, per_polarity, flush=True)
+    print("ok voxel", n_bins, per_polarity, "tile", tile, flush=True)
 
 
 def check_points(lengths, sensor, seed, n_points, window, step, min_events):
@@ -95,8 +97,12 @@ def check_bad_coordinates():
     cols, off = ragged([10, 10], 8, 6, 1)
     cols["x"][13] = 8
     dcols, doff = device(cols, off)
-    for fn in (lambda: F.to_frame_cuda_batch(dcols["t"], dcols["x"], dcols["y"], dcols["p"], doff, (8, 6, 2), n_time_bins=2),
-               lambda: V.to_voxel_cuda_batch(dcols["t"], dcols["x"], dcols["y"], dcols["p"], doff, (8, 6, 2), 2)):
+    for fn in (lambda: FC.to_frame_cuda_batch(dcols["t"], dcols["x"], dcols["y"], dcols["p"], doff, (8, 6, 2), n_time_bins=2),
+               lambda: FC.to_frame_cuda_batch(dcols["t"], dcols["x"], dcols["y"], dcols["p"], doff, (8, 6, 2), n_time_bins=2,
+                                              tile=20),
+               lambda: VC.to_voxel_cuda_batch(dcols["t"], dcols["x"], dcols["y"], dcols["p"], doff, (8, 6, 2), 2),
+               lambda: VC.to_voxel_cuda_batch(dcols["t"], dcols["x"], dcols["y"], dcols["p"], doff, (8, 6, 2), 2,
+                                              tile=7)):
         try:
             fn()
         except EventValidationError as exc:
@@ -106,6 +112,22 @@ def check_bad_coordinates():
     print("ok bad coordinates", flush=True)
 
 
+def check_unsorted_voxel_stream():
+    """The GPU voxel grid relies on time order; a stream out of order is an error, not a silent grid."""
+    from eventar.errors import EventValidationError
+
+    cols, off = ragged([12, 15], 8, 6, 2)
+    cols["t"][12 + 3], cols["t"][12 + 9] = cols["t"][12 + 9] + 1, cols["t"][12 + 3]
+    dcols, doff = device(cols, off)
+    try:
+        VC.to_voxel_cuda_batch(dcols["t"], dcols["x"], dcols["y"], dcols["p"], doff, (8, 6, 2), 4)
+    except EventValidationError as exc:
+        assert "not sorted" in str(exc), exc
+    else:
+        raise AssertionError("unsorted stream not reported")
+    print("ok unsorted voxel stream", flush=True)
+
+
 def main(scale: int) -> None:
     lengths = [40 * scale, 0, 1, 75 * scale, 9 * scale]
     sensor = (8, 6, 2)
@@ -113,11 +135,20 @@ def main(scale: int) -> None:
     check_frames(lengths, sensor, 1, n_time_bins=3, overlap=0.5, include_last=True)
     check_frames(lengths, sensor, 2, n_event_bins=5, overlap=0.2)
     check_frames([6 * scale, 30 * scale], (8, 6, 1), 3, n_time_bins=2)
+    check_frames(lengths, sensor, 8, tile=20, n_time_bins=4)  # 96 counters in 5 tiles, the last one short
+    check_frames(lengths, sensor, 9, tile=7, n_event_bins=3, overlap=0.5)
     check_voxel(lengths, sensor, 4, 3, False)
     check_voxel(lengths, sensor, 5, 4, True)
+    check_voxel(lengths, sensor, 10, 5, True, tile=20)
+    check_voxel(lengths, sensor, 11, 2, False, tile=13)
     check_points([60 * scale, 0, 200 * scale], sensor, 6, 16, 5000, 2500, 3)
     check_points([30 * scale], sensor, 7, 64, 50_000, 50_000, 1)  # short window: with replacement
     check_bad_coordinates()
+    check_unsorted_voxel_stream()
+    if REAL:  # sensors whose plane needs several shared-memory tiles even with the opt-in limit
+        check_frames([500 * scale, 0, 37 * scale], (346, 260, 2), 12, n_time_bins=5)
+        check_voxel([500 * scale, 3, 37 * scale], (640, 480, 2), 13, 3, False)
+        check_voxel([200 * scale], (346, 260, 2), 14, 4, True)
 
 
 if __name__ == "__main__":

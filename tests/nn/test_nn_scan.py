@@ -39,7 +39,7 @@ def run_with_grads(fn, args, **kw):
         t.grad = None
     y, last = fn(**args, return_last_state=True, **kw)
     # a loss touching the output nonlinearly and the final state, so every gradient path is used
-    loss = (y.float() * torch.linspace(-1, 1, y.shape[-1])).sum() + (y.float() ** 2).sum() * 0.1 + last.sum() * 0.5
+    loss = (y.float() * torch.linspace(-1, 1, y.shape[-1], device=y.device)).sum() + (y.float() ** 2).sum() * 0.1 + last.sum() * 0.5
     loss.backward()
     out = {"out": y.detach().clone(), "last_state": last.detach().clone()}
     out.update({f"grad_{k}": v.grad.clone() for k, v in args.items()})

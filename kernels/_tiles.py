@@ -1,0 +1,94 @@
+"""Shared-memory tiles for the CUDA histogram kernels (frames and voxel grids of a ragged batch).
+
+A tiled kernel runs one thread block per (stream, time bin, tile), where a tile is a contiguous
+range of the flattened (C, H, W) plane held in dynamic shared memory.  The block zeroes its tile,
+accumulates its bin's events into it with shared-memory atomics and writes the tile out once,
+coalesced.  Global memory then sees no atomics and no zeroing pass, and every output element is
+written exactly once.
+
+The larger the tile, the fewer times a bin's events are read (once per tile).  A block may use
+48 KiB of dynamic shared memory without asking; more (up to the device's opt-in limit, 227 KiB on
+an H100) needs ``cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)`` on the compiled kernel, which
+:func:`launch` does when the tile needs it, through the CUDA driver bindings numba-cuda itself uses.
+If that is not possible the tile is capped at 48 KiB and the plane split into more tiles.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+DEFAULT_SMEM = 48 * 1024
+
+_OPTED_IN: Dict[Tuple[int, int], int] = {}  # (id(dispatcher), device) -> dynamic bytes granted
+
+
+def simulator() -> bool:
+    """True when numba runs CUDA kernels in its CPU simulator (``NUMBA_ENABLE_CUDASIM=1``)."""
+    from numba import config
+
+    return bool(config.ENABLE_CUDASIM)
+
+
+def threads_per_block() -> int:
+    """512 on a GPU; 32 in the simulator, which runs every thread of a block as a Python thread."""
+    return 32 if simulator() else 512
+
+
+def optin_limit() -> int:
+    """Most dynamic shared memory (bytes) a block can be granted on the current device."""
+    if simulator():
+        return DEFAULT_SMEM
+    from . import _jit
+
+    dev = _jit.cuda_module().get_current_device()
+    return int(getattr(dev, "MAX_SHARED_MEMORY_PER_BLOCK_OPTIN", DEFAULT_SMEM))
+
+
+def plan(plane: int, itemsize: int, tile: int = 0, limit: int = 0) -> Tuple[int, int]:
+    """(counters per tile, number of tiles) for a plane of ``plane`` counters of ``itemsize`` bytes.
+
+    ``tile`` forces a tile size (tests use it to exercise several tiles on small sensors);
+    otherwise the largest tile within ``limit`` bytes (default: the device's opt-in limit).
+    """
+    if tile <= 0:
+        tile = max(1, (limit or optin_limit()) // itemsize)
+    tile = max(1, min(tile, plane))
+    return tile, -(-plane // tile)
+
+
+def _raise_dynamic_limit(dispatcher, args, nbytes: int) -> bool:
+    """Let ``dispatcher``'s kernel for ``args`` use ``nbytes`` of dynamic shared memory."""
+    key = (id(dispatcher), 0)
+    if _OPTED_IN.get(key, DEFAULT_SMEM) >= nbytes:
+        return True
+    try:
+        argtypes = tuple(dispatcher.typeof_pyval(a) for a in args)
+        kernel = dispatcher.compile(argtypes)
+        func = kernel._codelibrary.get_cufunc()
+        handle = func.handle
+        from cuda.bindings import driver as cu
+
+        attr = cu.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+        if isinstance(handle, cu.CUkernel):  # library-loaded kernels (cuLibraryLoad*)
+            err, dev = cu.cuCtxGetDevice()
+            (err,) = cu.cuKernelSetAttribute(attr, nbytes, handle, dev)
+        else:
+            (err,) = cu.cuFuncSetAttribute(handle, attr, nbytes)
+        ok = int(err) == 0
+    except Exception:  # pragma: no cover - depends on the numba-cuda version
+        ok = False
+    if ok:
+        _OPTED_IN[key] = nbytes
+    return ok
+
+
+def launch(dispatcher, n_blocks: int, threads: int, smem_bytes: int, args) -> bool:
+    """Launch ``dispatcher[n_blocks, threads, 0, smem_bytes](*args)``.
+
+    Returns False (and launches nothing) when ``smem_bytes`` exceeds 48 KiB and the kernel could
+    not be allowed that much; the caller then re-plans with 48 KiB tiles.
+    """
+    if smem_bytes > DEFAULT_SMEM and not simulator() and not _raise_dynamic_limit(dispatcher, args, smem_bytes):
+        return False
+    dispatcher[n_blocks, threads, 0, smem_bytes](*args)
+    return True

@@ -1,0 +1,207 @@
+"""Voxel grids of a ragged batch on a CUDA GPU (numba.cuda): two launches, no global atomics.
+
+Semantics are :mod:`eventar.kernels.voxel`'s (tonic ``ToVoxelGrid`` with the fixed polarity), per
+stream: ``ts = T·(t − t0)/(t_last − t0)`` in float64 exactly as the CPU kernel computes it, weight
+``1 − frac(ts)`` to bin ``floor(ts)`` and ``frac(ts)`` to the next bin, bins ``>= T`` dropped.
+
+Because each stream is sorted by t, the events whose ``floor(ts)`` is k form one index range:
+
+1. ``edges`` – one thread per (stream, k ≤ T): the first event of the stream with bin ≥ k
+   (binary search on the same float64 formula).
+2. ``accumulate`` – one thread block per (stream, bin k, tile of the (C, H, W) plane)
+   (:mod:`eventar.kernels._tiles`): the left weights of bin k's events and the right weights of
+   bin k−1's events go into a float64 tile in shared memory, which is then written out once.
+
+Results equal the CPU kernel's up to the order of float64 additions (relative ~1e-16).  A stream
+that is not sorted by t, or an event outside the sensor, raises :class:`EventValidationError`
+naming the first such event (batch index).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numba
+import numpy as np
+
+from eventar.errors import EventValidationError
+
+from . import _jit, _tiles
+from ._arrays import empty_like_device, full_like_device, launch_1d, to_host, zeros_like_device
+from .voxel import _check
+
+cuda = None  # numba.cuda, bound on first GPU use (never at import time)
+
+NO_BAD = int(np.iinfo(np.int64).max)
+
+
+def voxel_bin(tj, t0, duration, n_bins):
+    """(ts, floor(ts)) of one event: ts = n_bins·(t − t0)/duration in float64 (0 when duration is 0);
+    the bin is −1 for ts < 0 (an event before the stream's first).  Scalar; both targets."""
+    ts = 0.0
+    if duration != 0.0:
+        ts = (n_bins * (float(tj) - t0)) / duration
+    if ts < 0.0:
+        return ts, -1
+    return ts, int(ts)
+
+
+@functools.lru_cache(maxsize=None)
+def _kernels():
+    global cuda  # a module global: the CUDA simulator patches kernels' globals named like numba.cuda
+    cuda = _jit.cuda_module()
+    bin_dev = cuda.jit(device=True)(voxel_bin)
+
+    @cuda.jit
+    def edges(t, offsets, n_bins, first_of_bin):
+        gid = cuda.grid(1)
+        n_streams = offsets.shape[0] - 1
+        if gid >= n_streams * (n_bins + 1):
+            return
+        b = gid // (n_bins + 1)
+        k = gid - b * (n_bins + 1)
+        lo = offsets[b]
+        hi = offsets[b + 1]
+        if hi > lo:
+            t0 = float(t[lo])
+            duration = float(t[hi - 1] - t[lo])
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                _, bm = bin_dev(t[mid], t0, duration, n_bins)
+                if bm < k:
+                    lo = mid + 1
+                else:
+                    hi = mid
+        first_of_bin[gid] = lo
+
+    @cuda.jit
+    def accumulate(t, x, y, p, offsets, first_of_bin, out, n_bins, n_tiles, tile, plane, h, w,
+                   per_polarity, bad, unsorted):
+        acc = cuda.shared.array(0, dtype=numba.float64)
+        tid = cuda.threadIdx.x
+        nthr = cuda.blockDim.x
+        blk = cuda.blockIdx.x
+        slc = blk // n_tiles  # flat (stream, bin)
+        first = (blk - slc * n_tiles) * tile
+        size = min(tile, plane - first)
+        b = slc // n_bins
+        k = slc - b * n_bins
+        i = tid
+        while i < size:
+            acc[i] = 0.0
+            i += nthr
+        cuda.syncthreads()
+        lo = offsets[b]
+        hi = offsets[b + 1]
+        e0 = b * (n_bins + 1)
+        hw = h * w
+        if hi > lo:
+            t0 = float(t[lo])
+            duration = float(t[hi - 1] - t[lo])
+            # pass 0: left weights of bin k's events; pass 1: right weights of bin k-1's events
+            for side in range(2):
+                if side == 0:
+                    j = first_of_bin[e0 + k] + tid
+                    end = first_of_bin[e0 + k + 1]
+                elif k > 0:
+                    j = first_of_bin[e0 + k - 1] + tid
+                    end = first_of_bin[e0 + k]
+                else:
+                    j = 0
+                    end = 0
+                while j < end:
+                    xj = np.int32(x[j])
+                    yj = np.int32(y[j])
+                    if xj < 0 or xj >= w or yj < 0 or yj >= h:
+                        if side == 0 and first == 0:
+                            cuda.atomic.min(bad, 0, j)
+                    else:
+                        ts, ti = bin_dev(t[j], t0, duration, n_bins)
+                        if side == 0 and ti != k and first == 0:
+                            cuda.atomic.min(unsorted, 0, j)
+                        dt = ts - ti
+                        on = p[j] > 0
+                        idx = yj * w + xj - first
+                        sgn = 1.0
+                        if per_polarity:
+                            if on:
+                                idx += hw
+                        elif not on:
+                            sgn = -1.0
+                        if idx >= 0 and idx < size:
+                            if side == 0:
+                                cuda.atomic.add(acc, idx, sgn * (1.0 - dt))
+                            else:
+                                cuda.atomic.add(acc, idx, sgn * dt)
+                    j += nthr
+            if k == n_bins - 1 and first == 0:
+                # the stream's head (bin < 0) must be empty and its tail (bin >= T) only hold
+                # bins >= T; both are checked once, by one block per stream
+                if tid == 0 and first_of_bin[e0] != lo:
+                    cuda.atomic.min(unsorted, 0, lo)
+                j = first_of_bin[e0 + n_bins] + tid
+                while j < hi:
+                    xj = np.int32(x[j])
+                    yj = np.int32(y[j])
+                    if xj < 0 or xj >= w or yj < 0 or yj >= h:
+                        cuda.atomic.min(bad, 0, j)
+                    _, ti = bin_dev(t[j], t0, duration, n_bins)
+                    if ti < n_bins:
+                        cuda.atomic.min(unsorted, 0, j)
+                    j += nthr
+        cuda.syncthreads()
+        base = slc * plane + first
+        i = tid
+        while i < size:
+            out[base + i] = acc[i]
+            i += nthr
+
+    return edges, accumulate
+
+
+def to_voxel_cuda_batch(t, x, y, p, offsets, sensor_size, n_time_bins, per_polarity=False, tile=0):
+    """Voxel grids of a ragged batch: (B, T, C, H, W) float64, C = 2 if per_polarity else 1.
+
+    Args:
+        t, x, y, p: (N_total,) columns of B streams concatenated (torch CUDA tensors, numba device
+            arrays, or numpy under the CUDA simulator); t in µs, each stream sorted by t.
+        offsets: (B+1,) int64 stream boundaries.
+        sensor_size: (W, H, P).  n_time_bins: T.  per_polarity: two unsigned channels (p > 0).
+        tile: counters per shared-memory tile (0 = as large as the device allows; tests set it small).
+    Returns:
+        (B, T, C, H, W) float64 of the same kind as ``t``; equal per stream to
+        :func:`eventar.kernels.voxel.to_voxel_ref` up to the order of float64 additions.
+    """
+    _check(n_time_bins)
+    n_bins = int(n_time_bins)
+    w, h = int(sensor_size[0]), int(sensor_size[1])
+    n_streams = int(offsets.shape[0]) - 1
+    c = 2 if per_polarity else 1
+    plane = c * h * w
+    shape = (n_streams, n_bins, c, h, w)
+    if n_streams == 0 or int(t.shape[0]) == 0:
+        return zeros_like_device(t, shape, "float64")
+    edges, accumulate = _kernels()
+    first_of_bin = empty_like_device(t, (n_streams * (n_bins + 1),), "int64")
+    blocks, threads = launch_1d(n_streams * (n_bins + 1))
+    edges[blocks, threads](t, offsets, n_bins, first_of_bin)
+    out = empty_like_device(t, (n_streams * n_bins * plane,), "float64")
+    bad = full_like_device(t, (1,), NO_BAD, "int64")
+    unsorted = full_like_device(t, (1,), NO_BAD, "int64")
+    launched = False
+    for limit in (0, _tiles.DEFAULT_SMEM):
+        size, n_tiles = _tiles.plan(plane, 8, tile, limit)
+        args = (t, x, y, p, offsets, first_of_bin, out, n_bins, n_tiles, size, plane, h, w, bool(per_polarity),
+                bad, unsorted)
+        if _tiles.launch(accumulate, n_streams * n_bins * n_tiles, _tiles.threads_per_block(), 8 * size, args):
+            launched = True
+            break
+    assert launched  # the 48 KiB plan always launches
+    first_bad = int(to_host(bad)[0])
+    if first_bad != NO_BAD:
+        raise EventValidationError(f"event {first_bad} of the batch: (x, y) is outside the {w}x{h} sensor")
+    first_unsorted = int(to_host(unsorted)[0])
+    if first_unsorted != NO_BAD:
+        raise EventValidationError(f"event {first_unsorted} of the batch: its stream is not sorted by t "
+                                   "(the GPU voxel grid needs each stream in time order)")
+    return out.reshape(shape)
