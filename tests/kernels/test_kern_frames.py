@@ -219,3 +219,55 @@ def test_float_timestamps_follow_tonic_too(kw):
     ev["t"] = np.sort(rng.uniform(0, 1e5, 3000))
     ev["x"], ev["y"], ev["p"] = rng.integers(0, W, 3000), rng.integers(0, H, 3000), rng.integers(0, 2, 3000)
     np.testing.assert_array_equal(ToFrame(SENSOR, **kw)(ev), tonic_frames(ev, **kw))
+
+
+def _layouts(ev):
+    """The same events as the numba kernel's three input forms: fields of the tonic struct (a
+    C-contiguous record view), every other record of it (a strided record view) and separate
+    contiguous columns (a named tuple)."""
+    wide = np.zeros(2 * len(ev), ev.dtype)
+    wide[::2] = ev
+    return {
+        "struct": ev,
+        "strided-struct": wide[::2],
+        "columns": {f: np.ascontiguousarray(ev[f]) for f in "txyp"},
+    }
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 31, 1000, 1001])
+@pytest.mark.parametrize("kw", [dict(n_time_bins=7), dict(n_event_bins=3, overlap=0.5), dict(event_count=3)], ids=str)
+def test_numba_kernel_equals_reference_for_every_input_layout_and_odd_slice_lengths(n, kw):
+    """Slices of odd and even length exercise the two-events-per-step loop and its tail."""
+    ev = random_stream(n, W, H, seed=n)
+    ref = to_frame(ev["t"], ev["x"], ev["y"], ev["p"], SENSOR, backend="ref", **kw)
+    for name, cols in _layouts(ev).items():
+        got = to_frame(cols["t"], cols["x"], cols["y"], cols["p"], SENSOR, backend="numba", **kw)
+        np.testing.assert_array_equal(got, ref, err_msg=name)
+        one = to_frame(cols["t"], cols["x"], cols["y"], cols["p"], (W, H, 1), backend="numba", **kw)
+        np.testing.assert_array_equal(one[:, 0], ref.sum(axis=1), err_msg=name)
+
+
+@pytest.mark.parametrize("where", [0, 1, 2, 3, 998, 999])
+@pytest.mark.parametrize("value", [("x", W), ("y", H), ("x", -1), ("y", -32768)], ids=str)
+def test_first_out_of_sensor_event_is_named_wherever_it_falls_in_a_step(where, value):
+    ev = random_stream(1000, W, H, seed=16)
+    field, v = value
+    ev[field][where] = v
+    ev[field][where + 1:][::97] = v  # later bad events must not be the one reported
+    for name, cols in _layouts(ev).items():
+        for backend in ("ref", "numba"):
+            with pytest.raises(EventValidationError, match=f"event {where}: "):
+                to_frame(cols["t"], cols["x"], cols["y"], cols["p"], SENSOR, n_event_bins=2, include_last=True,
+                         overlap=0.5, backend=backend)
+
+
+def test_numba_kernel_reads_but_never_writes_its_input_and_rejects_ragged_columns():
+    ev = random_stream(500, W, H, seed=17)
+    snap = ev.copy()
+    ev.flags.writeable = False  # the record view is read-only too: a write would raise
+    s, e = F.slice_bounds(ev["t"], n_time_bins=4)
+    out = F.to_frame_numba(ev["x"], ev["y"], ev["p"], s, e, SENSOR)
+    np.testing.assert_array_equal(out, F.to_frame_ref(ev["x"], ev["y"], ev["p"], s, e, SENSOR))
+    np.testing.assert_array_equal(ev, snap)
+    with pytest.raises(EventValidationError, match="one length"):
+        F.to_frame_numba(ev["x"], ev["y"][:-1], ev["p"], s, e, SENSOR)

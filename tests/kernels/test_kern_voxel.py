@@ -129,3 +129,79 @@ def test_unsorted_stream_whose_first_events_map_before_the_first_bin():
         b = to_voxel_grid(t, x, x, p, (6, 5, 2), n_bins, backend="numba")
         np.testing.assert_array_equal(a, b)
         assert a.any()
+
+
+def _layouts(ev):
+    """The voxel kernel's three input forms: the struct's fields (a C-contiguous record view),
+    every other record of a wider array (a strided record view), separate columns (a named tuple)."""
+    wide = np.zeros(2 * len(ev), ev.dtype)
+    wide[::2] = ev
+    return {"struct": ev, "strided-struct": wide[::2], "columns": {f: np.ascontiguousarray(ev[f]) for f in "txyp"}}
+
+
+@pytest.mark.parametrize("n_events", [2, 3, 4, 5, 8, 33, 1000, 1001])
+@pytest.mark.parametrize("n_bins", [1, 3, 16])
+def test_numba_kernel_is_bitwise_the_reference_for_every_layout_and_odd_bin_sizes(n_events, n_bins):
+    """Bins of odd and even sizes exercise the two-events-per-step loop and its tail; equality is
+    bitwise (``tobytes``), signed zeros included."""
+    ev = random_stream(n_events, W, H, seed=n_events * n_bins, dtype=TONIC_INT8_P)
+    for per_pol in (False, True):
+        ref = V.to_voxel_ref(ev["t"], ev["x"], ev["y"], ev["p"], SENSOR, n_bins, per_polarity=per_pol)
+        for name, c in _layouts(ev).items():
+            got = V.to_voxel_numba(c["t"], c["x"], c["y"], c["p"], SENSOR, n_bins, per_polarity=per_pol)
+            assert got.tobytes() == ref.tobytes(), (name, per_pol)
+    if n_events > 2:
+        np.testing.assert_array_equal(ToVoxelGrid(SENSOR, n_bins)(ev), tonic_voxel(ev, n_bins))
+
+
+@pytest.mark.parametrize("where", [0, 1, 2, 3, 500, 998, 999])
+def test_first_out_of_sensor_event_is_named_wherever_it_falls_in_a_step(where):
+    ev = random_stream(1000, W, H, seed=18, dtype=TONIC_INT8_P)
+    ev["x"][where] = -3 if where % 2 else W
+    ev["y"][where + 1:][::89] = H  # later bad events must not be the one reported
+    for name, c in _layouts(ev).items():
+        for backend in ("ref", "numba"):
+            with pytest.raises(EventValidationError, match=f"event {where}: "):
+                to_voxel_grid(c["t"], c["x"], c["y"], c["p"], SENSOR, 5, backend=backend)
+
+
+@pytest.mark.parametrize("swap, crosses", [((0, 1), True), ((1, 2), False), ((10, 11), False), ((248, 250), True),
+                                           ((249, 250), True), ((249, 251), True), ((250, 251), False),
+                                           ((749, 750), True), ((997, 998), False), ((998, 999), False)])
+def test_events_out_of_time_order_inside_a_step_fall_back_to_the_exact_kernel(swap, crosses):
+    """Swapping two events across a bin edge must not go unnoticed by the two-at-a-time loop
+    (wherever the pair falls): the one-pass kernel gives up (-2) and the result still equals the
+    reference bit for bit.  A swap inside one bin keeps every bin's events together, and so does
+    one that moves the last event (both then have ts >= T): exact without the fallback."""
+    ev = random_stream(1000, W, H, seed=19, dtype=TONIC_INT8_P, ties=False)
+    ev["t"] = np.arange(1000) * 3  # 4 bins: events 0-249, 250-499, 500-749, 750-998 (999 is the last)
+    ev["t"][601] = ev["t"][600]
+    i, j = swap
+    ev[[i, j]] = ev[[j, i]]
+    for name, c in _layouts(ev).items():
+        a = V.to_voxel_ref(c["t"], c["x"], c["y"], c["p"], SENSOR, 4)
+        b = V.to_voxel_numba(c["t"], c["x"], c["y"], c["p"], SENSOR, 4)
+        assert a.tobytes() == b.tobytes(), name
+        src = V.voxel_source(c["t"], c["x"], c["y"], c["p"])
+        assert (V._voxel_kernel_sorted(src, np.zeros_like(a), False) == -2) == crosses, name
+
+
+def test_one_timestamp_for_every_event_in_every_layout():
+    ev = random_stream(301, W, H, seed=20, dtype=TONIC_INT8_P)
+    ev["t"] = 777
+    for name, c in _layouts(ev).items():
+        for per_pol in (False, True):
+            a = V.to_voxel_ref(c["t"], c["x"], c["y"], c["p"], SENSOR, 3, per_polarity=per_pol)
+            b = V.to_voxel_numba(c["t"], c["x"], c["y"], c["p"], SENSOR, 3, per_polarity=per_pol)
+            np.testing.assert_array_equal(a, b, err_msg=name)
+            assert not b[1:].any() and b[0].sum() == np.where(ev["p"] > 0, 1, 1 if per_pol else -1).sum()
+
+
+def test_numba_kernel_never_writes_its_input_and_rejects_ragged_columns():
+    ev = random_stream(400, W, H, seed=21, dtype=TONIC_INT8_P)
+    snap = ev.copy()
+    ev.flags.writeable = False
+    np.testing.assert_array_equal(ToVoxelGrid(SENSOR, 6)(ev), tonic_voxel(snap, 6))
+    np.testing.assert_array_equal(ev, snap)
+    with pytest.raises(EventValidationError, match="one length"):
+        V.to_voxel_numba(ev["t"], ev["x"], ev["y"][1:], ev["p"], SENSOR, 3)

@@ -1,0 +1,192 @@
+"""Event columns as one zero-copy record array for the numba CPU kernels, plus field accessors.
+
+The transforms pass the fields of a structured event array (tonic's 13-byte ``events_struct``,
+eventar's ``EVENT_DTYPE``) as strided column views.  numba compiles a loop over three or four
+such views into one pointer, stride and index computation per column; over a record array whose
+layout is known at compile time it becomes one address per event and constant field offsets,
+which measured 2x faster for frames and voxel grids (``benchmarks/bench_representations.py``).
+
+:func:`record_view` rebuilds that record array from the columns without copying anything: it
+works when the columns lie side by side in one array of records (same length, same stride,
+non-overlapping fields inside one stride), whatever their names in the original dtype.  Columns
+that are separate arrays (e.g. contiguous copies) go to the kernels as a named tuple instead.
+The accessors :func:`ev_len`, :func:`ev_t`, :func:`ev_x`, :func:`ev_y`, :func:`ev_p` read event
+``j`` from either form inside a numba kernel, so one kernel source serves both.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+from typing import Optional, Sequence
+
+import numpy as np
+from numba.core import types
+from numba.extending import overload
+
+XYP = collections.namedtuple("XYP", ["x", "y", "p"])
+TXYP = collections.namedtuple("TXYP", ["t", "x", "y", "p"])
+
+
+class _Interface:
+    """Carries an ``__array_interface__`` to ``np.asarray`` and keeps the columns alive."""
+
+    def __init__(self, interface, owners):
+        self.__array_interface__ = interface
+        self._owners = owners
+
+
+def _byte_bounds(a: np.ndarray):
+    """[low, high) byte addresses spanned by ``a``."""
+    low = high = a.__array_interface__["data"][0]
+    for n, s in zip(a.shape, a.strides):
+        if n == 0:
+            return low, low
+        if s < 0:
+            low += (n - 1) * s
+        else:
+            high += (n - 1) * s
+    return low, high + a.itemsize
+
+
+def _padding_lead(column: np.ndarray, a0: int, n: int, stride: int, span: int):
+    """Bytes of padding to put before the first field so that N records of ``stride`` bytes from
+    ``a0 - lead`` lie inside an ndarray on ``column``'s ``.base`` chain (memory that is there to
+    read); None when no such array covers them."""
+    a = column.base
+    while isinstance(a, np.ndarray):
+        low, high = _byte_bounds(a)
+        lead = max(0, a0 + n * stride - high)  # the least lead that ends the last record inside
+        if lead <= stride - span and a0 - lead >= low:
+            return lead
+        a = a.base
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _record_dtype(names, formats, offsets, itemsize):
+    return np.dtype({"names": list(names), "formats": [np.dtype(f) for f in formats], "offsets": list(offsets),
+                     "itemsize": itemsize})
+
+
+def record_view(columns: Sequence[np.ndarray], names: Sequence[str]) -> Optional[np.ndarray]:
+    """Read-only (N,) structured view whose field ``names[i]`` is ``columns[i]``, or None.
+
+    Args:
+        columns: 1-D numpy arrays of one length N >= 2 and one positive stride, each field a
+            native-endian number or bool, not overlapping, all inside one stride: the fields of
+            one array of records (any dtype, any field order, other fields allowed).
+        names: a field name for each column.
+    Returns:
+        A view of the same memory (no copy; it keeps the columns alive) whose item size equals
+        the stride when the padding it then covers lies inside an array on the columns' ``.base``
+        chain (a C-contiguous record array: the stride is a compile-time constant for numba), else
+        the columns' span (a strided record array); None when the columns are not laid out so.
+    """
+    if not all(isinstance(c, np.ndarray) and c.ndim == 1 for c in columns):
+        return None
+    n = columns[0].shape[0]
+    stride = columns[0].strides[0]
+    if n < 2 or stride <= 0:
+        return None
+    for c in columns:
+        if c.shape[0] != n or c.strides[0] != stride or not c.dtype.isnative or c.dtype.kind not in "biuf":
+            return None
+    ptrs = [c.__array_interface__["data"][0] for c in columns]
+    a0 = min(ptrs)
+    offsets = [q - a0 for q in ptrs]
+    fields = sorted((o, o + c.itemsize) for o, c in zip(offsets, columns))
+    span = fields[-1][1]
+    if span > stride or any(fields[k][1] > fields[k + 1][0] for k in range(len(fields) - 1)):
+        return None
+    lead, itemsize = 0, span  # lead: bytes of padding before the first field
+    if span < stride:  # pad each record to the stride where the padding is readable memory
+        pad = _padding_lead(columns[0], a0, n, stride, span)
+        if pad is not None:
+            lead, itemsize = pad, stride
+    dtype = _record_dtype(tuple(names), tuple(c.dtype.str for c in columns), tuple(o + lead for o in offsets),
+                          itemsize)
+    interface = {"data": (a0 - lead, True), "shape": (n,), "strides": (stride,), "typestr": f"|V{itemsize}",
+                 "version": 3}
+    return np.asarray(_Interface(interface, tuple(columns))).view(dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# accessors usable in numba kernels: event j of a record array or of a named tuple of columns
+# --------------------------------------------------------------------------------------------
+
+
+def ev_len(src):
+    """Number of events in ``src`` (numba only)."""
+    raise NotImplementedError("numba only")
+
+
+def ev_t(src, j):
+    """Timestamp of event ``j`` (numba only)."""
+    raise NotImplementedError("numba only")
+
+
+def ev_x(src, j):
+    """x of event ``j`` (numba only)."""
+    raise NotImplementedError("numba only")
+
+
+def ev_y(src, j):
+    """y of event ``j`` (numba only)."""
+    raise NotImplementedError("numba only")
+
+
+def ev_p(src, j):
+    """Polarity of event ``j`` (numba only)."""
+    raise NotImplementedError("numba only")
+
+
+def _is_records(src) -> bool:
+    return isinstance(src, types.Array) and isinstance(src.dtype, types.Record)
+
+
+@overload(ev_len)
+def _ev_len(src):
+    if _is_records(src):
+        return lambda src: src.shape[0]
+    return lambda src: src.x.shape[0]
+
+
+@overload(ev_t)
+def _ev_t(src, j):
+    if _is_records(src):
+        return lambda src, j: src[j].t
+    return lambda src, j: src.t[j]
+
+
+@overload(ev_x)
+def _ev_x(src, j):
+    if _is_records(src):
+        return lambda src, j: src[j].x
+    return lambda src, j: src.x[j]
+
+
+@overload(ev_y)
+def _ev_y(src, j):
+    if _is_records(src):
+        return lambda src, j: src[j].y
+    return lambda src, j: src.y[j]
+
+
+@overload(ev_p)
+def _ev_p(src, j):
+    if _is_records(src):
+        return lambda src, j: src[j].p
+    return lambda src, j: src.p[j]
+
+
+def frames_source(x, y, p):
+    """What the frame kernel reads: a record view of (x, y, p) or the named tuple :data:`XYP`."""
+    rec = record_view((x, y, p), ("x", "y", "p"))
+    return rec if rec is not None else XYP(x, y, p)
+
+
+def voxel_source(t, x, y, p):
+    """What the voxel kernel reads: a record view of (t, x, y, p) or the named tuple :data:`TXYP`."""
+    rec = record_view((t, x, y, p), ("t", "x", "y", "p"))
+    return rec if rec is not None else TXYP(t, x, y, p)

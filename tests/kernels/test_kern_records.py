@@ -1,0 +1,109 @@
+"""Zero-copy record views of event columns (kernels/_records.py): same values, no copy, never
+beyond the memory of the arrays they come from, None where the columns are not one record array."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+from _kern_streams import TONIC_DTYPE, random_stream
+
+from eventar.events import EVENT_DTYPE
+from eventar.kernels._records import TXYP, XYP, frames_source, record_view, voxel_source
+
+
+def _address(a):
+    return a.__array_interface__["data"][0]
+
+
+def _within(view, owner):
+    lo = _address(owner)
+    hi = lo + owner.nbytes
+    start = _address(view)
+    end = start + (len(view) - 1) * view.strides[0] + view.dtype.itemsize
+    return lo <= start and end <= hi
+
+
+def _eventar_stream(n, seed):
+    ev = random_stream(n, seed=seed)
+    mine = np.zeros(n, EVENT_DTYPE)
+    for f in "txyp":
+        mine[f] = ev[f]
+    return mine
+
+
+@pytest.mark.parametrize("make", [lambda: random_stream(50, seed=1), lambda: _eventar_stream(50, 2)],
+                         ids=["tonic", "eventar"])
+@pytest.mark.parametrize("cut", [slice(None), slice(3, 41), slice(1, None), slice(None, -1), slice(0, 49, 2),
+                                 slice(1, 50, 3)], ids=str)
+def test_view_reads_the_same_values_in_place_and_stays_inside_the_array(make, cut):
+    ev = make()[:]
+    part = ev[cut]
+    cols = [part[f] for f in "txyp"]
+    for names, chosen in (("txyp", cols), ("xyp", cols[1:])):
+        view = record_view(chosen, names)
+        assert view is not None and view.shape == (len(part),) and not view.flags.writeable
+        for name, col in zip(names, chosen):
+            np.testing.assert_array_equal(view[name], col)
+            assert _address(view[name]) == _address(col)  # the same bytes, not a copy
+        assert _within(view, ev)
+        if view.dtype.itemsize == view.strides[0]:
+            assert view.flags.c_contiguous
+
+
+def test_padding_to_the_stride_only_where_the_padding_is_memory_of_the_array():
+    ev = _eventar_stream(40, 3)  # t at 0, x/y/p at 8..13: x, y, p alone span 5 of 13 bytes
+    whole = record_view([ev["x"], ev["y"], ev["p"]], "xyp")
+    assert whole.dtype.itemsize == 13 and whole.flags.c_contiguous  # t's bytes before x are ev's
+    every_other = record_view([ev["x"][::2], ev["y"][::2], ev["p"][::2]], "xyp")
+    assert every_other.dtype.itemsize == 26 and _within(every_other, ev)  # record 39 pads record 38
+    odd = _eventar_stream(41, 3)
+    every_other = record_view([odd["x"][::2], odd["y"][::2], odd["p"][::2]], "xyp")
+    assert every_other.dtype.itemsize == 5 and _within(every_other, odd)  # 26 bytes would pass odd's end
+    np.testing.assert_array_equal(every_other["x"], odd["x"][::2])
+    # a column whose base chain is not an ndarray cannot prove its padding exists
+    raw = np.frombuffer(ev.tobytes(), EVENT_DTYPE)
+    loose = np.ndarray((40,), np.dtype("<u2"), buffer=raw.data, offset=8, strides=(13,))
+    ys = np.ndarray((40,), np.dtype("<u2"), buffer=raw.data, offset=10, strides=(13,))
+    ps = np.ndarray((40,), np.dtype("u1"), buffer=raw.data, offset=12, strides=(13,))
+    view = record_view([loose, ys, ps], "xyp")
+    np.testing.assert_array_equal(view["y"], ev["y"])
+    assert view.dtype.itemsize in (5, 13) and _within(view, raw)
+
+
+def test_not_one_record_array_gives_none():
+    ev = random_stream(30, seed=4)
+    other = random_stream(30, seed=5)
+    assert record_view([ev["x"], other["y"], ev["p"]], "xyp") is None  # two arrays
+    assert record_view([np.ascontiguousarray(ev["x"]), ev["y"], ev["p"]], "xyp") is None  # different strides
+    assert record_view([ev["x"][:-1], ev["y"][1:], ev["p"][:-1]], "xyp") is None  # shifted by a whole record
+    assert record_view([ev["x"][::-1], ev["y"][::-1], ev["p"][::-1]], "xyp") is None  # negative stride
+    assert record_view([ev["x"], ev["x"], ev["p"]], "xyp") is None  # overlapping fields
+    assert record_view([ev["x"][:1], ev["y"][:1], ev["p"][:1]], "xyp") is None  # a single event
+    swapped = np.zeros(30, [("x", ">i2"), ("y", "<i2"), ("t", "<i8"), ("p", "?")])
+    assert record_view([swapped["x"], swapped["y"], swapped["p"]], "xyp") is None  # not native-endian
+    pairs = np.zeros((30, 2), np.int16)
+    assert record_view([pairs[:, 0], pairs[:, 1], pairs[:, 0]], "xyp") is None
+    view = record_view([pairs[:, 0], pairs[:, 1]], "xy")  # columns of a 2-D array are records too
+    assert view is not None and view.dtype.itemsize == 4
+
+
+def test_sources_fall_back_to_named_tuples_of_the_columns():
+    ev = random_stream(30, seed=6)
+    x = np.ascontiguousarray(ev["x"])
+    src = frames_source(x, ev["y"], ev["p"])
+    assert isinstance(src, XYP) and src.x is x
+    src = voxel_source(ev["t"], x, ev["y"], ev["p"])
+    assert isinstance(src, TXYP) and src.x is x
+    assert frames_source(ev["x"], ev["y"], ev["p"]).dtype.names == ("x", "y", "p")
+
+
+def test_view_keeps_the_memory_alive():
+    ev = np.zeros(1000, TONIC_DTYPE)
+    ev["x"] = np.arange(1000) % 7
+    view = record_view([ev["x"], ev["y"], ev["p"]], "xyp")
+    del ev
+    gc.collect()
+    np.zeros(1000, TONIC_DTYPE)  # would reuse freed memory
+    assert view["x"].tolist() == [i % 7 for i in range(1000)]
