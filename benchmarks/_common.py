@@ -15,7 +15,8 @@ from typing import Callable, Dict, Union
 
 import numpy as np
 
-__all__ = ["bench_interleaved", "bandwidth_floor", "machine", "update_results_section"]
+__all__ = ["bench_interleaved", "bandwidth_floor", "dram_read_bandwidth", "last_level_cache_bytes", "machine",
+           "update_results_section"]
 
 
 def bench_interleaved(fns: Dict[str, Callable[[], object]], repeats: int = 5, warmup: int = 1) -> Dict[str, float]:
@@ -46,7 +47,9 @@ def bandwidth_floor(nbytes: int, repeats: int = 5) -> float:
     """Seconds to touch ``nbytes`` bytes once from memory (sum of a uint64 array that size).
 
     This is the floor for any decoder that must look at every byte of a file already in the page
-    cache; compare read times against it.
+    cache; compare read times against it.  Note: an array smaller than the last-level cache (e.g.
+    13 MB against 32 MiB of L3) is read from the cache, so this is then a cache figure; see
+    :func:`dram_read_bandwidth` for main memory.
     """
     a = np.ones(max(1, int(nbytes) // 8), dtype=np.uint64)
     best = []
@@ -55,6 +58,44 @@ def bandwidth_floor(nbytes: int, repeats: int = 5) -> float:
         a.sum()
         best.append(time.perf_counter() - t0)
     return statistics.median(best)
+
+
+def last_level_cache_bytes() -> int:
+    """Size of the largest CPU cache in bytes (from /sys; 32 MiB if it cannot be read)."""
+    best = 0
+    for f in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
+        try:
+            text = f.read_text().strip().upper()
+        except OSError:
+            continue
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+        digits = text.rstrip("KMG")
+        if digits.isdigit():
+            best = max(best, int(digits) * scale)
+    return best or 32 << 20
+
+
+def dram_read_bandwidth(nbytes: Union[int, None] = None, repeats: int = 5) -> Dict[str, float]:
+    """Main-memory read bandwidth of one core: median time of ``ndarray.sum()`` over a uint64 array
+    much larger than the last-level cache (so every byte comes from DRAM).
+
+    Args:
+        nbytes: buffer size; default max(1 GiB, 16 x the last-level cache).
+        repeats: timed sums after one untimed one (which also faults the pages in).
+    Returns:
+        {"bytes_per_s": median bandwidth, "nbytes": buffer size, "llc_bytes": last-level cache size}.
+    """
+    llc = last_level_cache_bytes()
+    size = int(nbytes) if nbytes is not None else max(1 << 30, 16 * llc)
+    a = np.ones(size // 8, dtype=np.uint64)
+    a.sum()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a.sum()
+        times.append(time.perf_counter() - t0)
+    del a
+    return {"bytes_per_s": size / statistics.median(times), "nbytes": float(size), "llc_bytes": float(llc)}
 
 
 def machine() -> str:

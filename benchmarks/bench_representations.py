@@ -14,7 +14,15 @@ tool once; medians reported):
 * AFE frames (DVS128 Gesture preset, T = 8): eventar numba vs eventar's numpy reference (no
   runnable competitor: ExACT's converter needs OpenCV);
 
-and the memory floor: the time to sum the input's bytes once (``bandwidth_floor``).
+and two floors for reading the 13-byte input once:
+
+* the *DRAM read floor* (issue 3's definition, the one its "40 % of the floor" target uses):
+  main-memory read bandwidth of one core, ``_common.dram_read_bandwidth`` (``ndarray.sum()`` over
+  a 1 GiB uint64 array, 32x the 32 MiB L3), as events/s = bandwidth / 13 bytes; measured at the
+  start and at the end of the run, the faster of the two is used;
+* the *cache-resident sum* (an extra column, not the target): ``_common.bandwidth_floor`` = the
+  same sum over an array of the input's size, which up to 1e6 events (13 MB) stays in the L3, so
+  it measures the cache, not memory.
 
 SpikingJelly: ``spikingjelly.datasets`` cannot be imported without torchvision, which has no build
 for this CPU torch, so its ``datasets/utils.py`` is loaded from the installed package with a stub
@@ -37,10 +45,18 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bandwidth_floor, bench_interleaved, machine, update_results_section  # noqa: E402
+from _common import (  # noqa: E402
+    bandwidth_floor,
+    bench_interleaved,
+    dram_read_bandwidth,
+    machine,
+    update_results_section,
+)
 
 W, H = 128, 128
 SENSOR = (W, H, 2)
+EVENT_BYTES = 13  # tonic's events_struct: int16 x, int16 y, int64 t, bool p
+TARGETS = "frames >= 30x tonic and >= 40 % of the DRAM read floor; voxel grid >= 10x tonic; point clouds >= 100 M ev/s"
 
 
 def make_stream(n: int, seed: int = 0, p_dtype="?", us_per_event: float = 1.0):
@@ -167,12 +183,13 @@ def run(sizes, repeats):
                                                                     min_events=15_000, n_frames=8, backend="ref"),
             }, repeats=max(3, reps // 2)))
         rows.append((n, floor, times))
-        print(f"N={n:.0e} floor {floor * 1e3:.2f} ms: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in times.items()),
+        print(f"N={n:.0e} cache-resident sum {floor * 1e3:.2f} ms: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in times.items()),
               flush=True)
     return rows
 
 
-def table(rows) -> str:
+def table(rows, dram_bps: float) -> str:
+    """Markdown: ms and M ev/s of every tool at every N, then the two floors."""
     lines = ["| representation / tool | " + " | ".join(f"{n:.0e} ms | {n:.0e} Mev/s" for n, _, _ in rows) + " |",
              "|---|" + "---:|---:|" * len(rows)]
     keys = []
@@ -186,21 +203,42 @@ def table(rows) -> str:
             else:
                 cells += ["–", "–"]
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
-    lines.append("| floor: sum the 13-byte input once | " + " | ".join(
+    lines.append("| **DRAM read floor** (13 B/event at the measured DRAM read bandwidth; the target's floor) | " + " | ".join(
+        f"{n * EVENT_BYTES / dram_bps * 1e3:.2f} | {dram_bps / EVENT_BYTES / 1e6:.0f}" for n, _, _ in rows) + " |")
+    lines.append("| cache-resident sum: sum an array of the input's size (L3 up to 1e6) | " + " | ".join(
         f"{f * 1e3:.2f} | {n / f / 1e6:.0f}" for n, f, _ in rows) + " |")
     return "\n".join(lines)
 
 
-def ratios(rows) -> str:
-    out = ["| N | frames: tonic / eventar | frames: SpikingJelly / eventar | frames: % of floor | voxel: tonic / eventar | "
-           "points: M ev/s | points: published loop / eventar | points: numpy-vectorised / eventar |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+def ratios(rows, dram_bps: float) -> str:
+    """Markdown: the ratios issue 3 sets targets on, plus the cache-resident percentage as an extra."""
+    out = ["| N | frames: tonic / eventar | frames: % of DRAM read floor | frames: % of cache-resident sum | "
+           "frames: SpikingJelly / eventar | voxel: tonic / eventar | voxel: % of DRAM read floor | points: M ev/s | "
+           "points: published loop / eventar | points: numpy-vectorised / eventar |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n, floor, t in rows:
         fe, ve, pe = t["frames/eventar"], t["voxel/eventar"], t["points/eventar"]
+        dram = n * EVENT_BYTES / dram_bps
         loop = f"{t['points/published-loop'] / pe:.0f}×" if "points/published-loop" in t else "–"
-        out.append(f"| {n:.0e} | {t['frames/tonic'] / fe:.1f}× | {t['frames/spikingjelly'] / fe:.1f}× | "
-                   f"{100 * floor / fe:.0f} % | {t['voxel/tonic'] / ve:.1f}× | {n / pe / 1e6:.0f} | {loop} | "
-                   f"{t['points/numpy-vectorised'] / pe:.1f}× |")
+        out.append(f"| {n:.0e} | {t['frames/tonic'] / fe:.1f}× | {100 * dram / fe:.0f} % | {100 * floor / fe:.0f} % | "
+                   f"{t['frames/spikingjelly'] / fe:.1f}× | {t['voxel/tonic'] / ve:.1f}× | {100 * dram / ve:.0f} % | "
+                   f"{n / pe / 1e6:.0f} | {loop} | {t['points/numpy-vectorised'] / pe:.1f}× |")
+    return "\n".join(out)
+
+
+def verdicts(rows, dram_bps: float) -> str:
+    """One line per N: each of issue 3's targets, met or missed, with the figure."""
+    out = []
+    for n, _, t in rows:
+        fe, ve, pe = t["frames/eventar"], t["voxel/eventar"], t["points/eventar"]
+        checks = [
+            ("frames ≥ 30× tonic", t["frames/tonic"] / fe, 30, "{:.1f}×"),
+            ("frames ≥ 40 % of the DRAM read floor", 100 * n * EVENT_BYTES / dram_bps / fe, 40, "{:.0f} %"),
+            ("voxel ≥ 10× tonic", t["voxel/tonic"] / ve, 10, "{:.1f}×"),
+            ("points ≥ 100 M ev/s", n / pe / 1e6, 100, "{:.0f} M ev/s"),
+        ]
+        out.append(f"* {n:.0e} events: " + "; ".join(
+            f"{name}: {fmt.format(v)} – {'met' if v >= need else '**missed**'}" for name, v, need, fmt in checks))
     return "\n".join(out)
 
 
@@ -286,12 +324,21 @@ def main(argv=None) -> int:
         if not args.no_write:
             update_results_section("Representations (GPU)", body)
         return 0
+    import os
+
+    load_start = os.getloadavg()
+    dram_start = dram_read_bandwidth()
     rows = run([int(s) for s in args.sizes], args.repeats)
+    dram_end = dram_read_bandwidth()
+    load_end = os.getloadavg()
+    dram_bps = max(dram_start["bytes_per_s"], dram_end["bytes_per_s"])  # the faster floor: the stricter target
     cmd = "`.venv/bin/python benchmarks/bench_representations.py " + " ".join(
         ["--sizes"] + [f"{s:.0e}" for s in args.sizes] + ["--repeats", str(args.repeats)]) + "`"
     body = "\n".join([
-        f"Machine: {machine()}; shared 2-core VM, noisy (other engineers' jobs running). Kernels single-threaded.",
+        f"Machine: {machine()}; shared 2-core VM (other engineers' jobs may run beside it). Kernels single-threaded.",
         f"Command: {cmd}",
+        "Load average (1, 5, 15 min, as `uptime` prints it) at the start: " + ", ".join(f"{v:.2f}" for v in load_start)
+        + "; at the end: " + ", ".join(f"{v:.2f}" for v in load_end) + ".",
         "Input: tonic's 13-byte `events_struct` (strided fields) for every tool, 128×128×2 sensor, sorted t at "
         "~1 Mev/s with ties (point clouds: 1e6 events per 6 s, like a DVSGesture sample); 16 bins. Medians of interleaved repeats (each repeat runs every tool once). "
         "eventar frames and voxel grids are checked equal to tonic's before timing (voxel with int8 p, where tonic "
@@ -300,15 +347,40 @@ def main(argv=None) -> int:
         "the SpikePoint/EventMamba preprocessing (published-style loop; vectorised numpy). AFE: no runnable "
         "competitor (ExACT's converter needs OpenCV), eventar's numba path vs its numpy reference.",
         "",
-        table(rows),
+        table(rows, dram_bps),
         "",
-        ratios(rows),
+        ratios(rows, dram_bps),
         "",
-        "Reading the figures: the floor is `_common.bandwidth_floor` (sum of a uint64 array of the input's size); "
-        "up to 1e6 events (13 MB) that array sits in the last-level cache, so it is a cache figure, not DRAM. "
-        "All tools share the machine with other jobs (load average ~7 on 2 cores during this run), so medians "
-        "move by up to 2x between runs; the ratios come from the same interleaved rounds. eventar's kernels are "
-        "single-threaded (parallel regions lost on this machine); a training loop parallelises over samples.",
+        f"Issue 3's targets ({TARGETS}):",
+        "",
+        verdicts(rows, dram_bps),
+        "",
+        "The two floors. Issue 3 defines its floor as memory read bandwidth: \"a single-pass numba kernel over "
+        "contiguous x/y/t/p arrays reached ~270 M/s against a read-bandwidth floor of ~675 M/s\", where 675 M ev/s "
+        "was numpy's `.sum()` over a 1 GiB array (~8.8 GB/s then) divided by 13 bytes/event. The **DRAM read "
+        "floor** above is that measurement, repeated here: `_common.dram_read_bandwidth` sums a "
+        f"{dram_start['nbytes'] / 2**30:.0f} GiB uint64 array ({dram_start['nbytes'] / dram_start['llc_bytes']:.0f}× "
+        f"the {dram_start['llc_bytes'] / 2**20:.0f} MiB last-level cache), "
+        f"{dram_start['bytes_per_s'] / 1e9:.1f} GB/s at the start of this run and {dram_end['bytes_per_s'] / 1e9:.1f} GB/s "
+        f"at the end; the faster, {dram_bps / 1e9:.1f} GB/s = {dram_bps / EVENT_BYTES / 1e6:.0f} M ev/s, is the "
+        "floor, and the 40 % target is against it, because that is what the issue specifies and because it does "
+        "not depend on where N happens to fall against the cache size. The **cache-resident sum** is the floor "
+        "this script used to report (`_common.bandwidth_floor`: sum of an array of the input's size): up to 1e6 "
+        "events (13 MB, inside the 32 MiB L3) it is a cache figure ("
+        + ", ".join(f"{n * EVENT_BYTES / f / dram_bps:.1f}× the DRAM floor at {n:.0e}" for n, f, _ in rows)
+        + "), and it is kept as a column so the comparison against it stays visible. Today's DRAM figure is "
+        f"{dram_bps / EVENT_BYTES / 675e6:.1f}× the issue's 675 M ev/s, so 40 % of it "
+        f"({0.4 * dram_bps / EVENT_BYTES / 1e6:.0f} M ev/s) is a stricter bar than 40 % of 675 (270 M ev/s); "
+        "against the issue's figure, eventar's frames reach "
+        + ", ".join(f"{100 * n / t['frames/eventar'] / 675e6:.0f} % at {n:.0e}" for n, _, t in rows)
+        + ". Interleaving runs each tool right after the others, so the input has often been evicted from "
+        "the L3 (which then holds the previous tool's dirty data) when a tool starts: eventar's figures here "
+        "are those of a cold-ish cache, not of a kernel re-run on its own.",
+        "",
+        "All tools share the machine with other jobs when there are any (see the load average), so medians move "
+        "between runs; the ratios come from the same interleaved rounds. tonic gains more from an idle machine "
+        "than eventar does, so the ratios to tonic are lowest on an idle one. eventar's kernels are single-"
+        "threaded (parallel regions lost on this machine); a training loop parallelises over samples.",
         "",
         "GPU (H100, ragged batch of 64 streams, 1e8 events): pending - no GPU was available in this session. "
         "Run `benchmarks/bench_representations.py --gpu` on one (section \"Representations (GPU)\"); "
