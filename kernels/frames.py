@@ -193,7 +193,8 @@ def searchsorted_left(t, values):
 
 @numba.njit(cache=True)
 def _frames_kernel(src, starts, ends, frames, two_pol):
-    """Count every slice's events into ``frames`` (zeroed, C-contiguous (T, P, H, W)).
+    """Count every slice's events into ``frames`` (C-contiguous (T, P, H, W); each slice is zeroed
+    here, just before it is counted, while it is about to be in cache anyway).
 
     ``src``: a record array with fields x, y, p or the named tuple ``XYP`` (see ``_records``).
     Returns (T,) int64: per slice the first event outside the sensor (that slice then stops), or -1.
@@ -214,6 +215,7 @@ def _frames_kernel(src, starts, ends, frames, two_pol):
         j = np.uint64(min(max(starts[i], 0), n))
         end = np.uint64(min(max(ends[i], 0), n))
         base = np.uint64(i * n_pol * plane)
+        flat[i * n_pol * plane:(i + 1) * n_pol * plane] = 0
         while j + two <= end:
             x0 = np.uint64(np.int64(ev_x(src, j)))  # a negative coordinate becomes huge: one compare
             y0 = np.uint64(np.int64(ev_y(src, j)))
@@ -246,9 +248,9 @@ def to_frame_numba(x, y, p, starts, ends, sensor_size, dtype=None) -> np.ndarray
     n = len(x)
     if len(y) != n or len(p) != n:
         raise EventValidationError(f"x, y, p have {len(x)}, {len(y)}, {len(p)} events: expected one length")
-    frames = np.zeros((len(starts), npol, h, w), dtype=dtype or count_dtype(n))
     if len(starts) == 0 or n == 0:
-        return frames
+        return np.zeros((len(starts), npol, h, w), dtype=dtype or count_dtype(n))
+    frames = np.empty((len(starts), npol, h, w), dtype=dtype or count_dtype(n))  # the kernel zeroes each slice
     bad = _frames_kernel(frames_source(x, y, p), np.ascontiguousarray(starts, np.int64),
                          np.ascontiguousarray(ends, np.int64), frames, npol == 2)
     hit = bad[bad >= 0]

@@ -271,3 +271,16 @@ def test_numba_kernel_reads_but_never_writes_its_input_and_rejects_ragged_column
     np.testing.assert_array_equal(ev, snap)
     with pytest.raises(EventValidationError, match="one length"):
         F.to_frame_numba(ev["x"], ev["y"][:-1], ev["p"], s, e, SENSOR)
+
+
+def test_kernel_zeroes_every_slice_itself_including_empty_ones():
+    """to_frame_numba hands the kernel np.empty memory: every slice, counted or empty, must come
+    back holding exactly its counts whatever the memory held before."""
+    ev = random_stream(3000, W, H, seed=22)
+    s, e = F.slice_bounds(ev["t"], time_window=10_000, start_time=-30_000, end_time=150_000)
+    assert (s == e).sum() >= 3  # slices before and after the stream are empty
+    want = F.to_frame_ref(ev["x"], ev["y"], ev["p"], s, e, SENSOR)
+    dirty = np.full(want.shape, 12345, np.int32)
+    bad = F._frames_kernel(F.frames_source(ev["x"], ev["y"], ev["p"]), s, e, dirty, True)
+    assert (bad == -1).all()
+    np.testing.assert_array_equal(dirty, want)
