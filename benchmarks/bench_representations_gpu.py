@@ -102,6 +102,7 @@ def main(argv=None) -> int:
     ap.add_argument("--bins", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--write", action="store_true", help="replace the RESULTS.md section")
+    ap.add_argument("--variants", action="store_true", help="also time other launch configurations")
     args = ap.parse_args(argv)
     if not torch.cuda.is_available():
         raise SystemExit("needs a CUDA device")
@@ -130,6 +131,22 @@ def main(argv=None) -> int:
         else:
             rows.append(f"| {name} | {sec * 1e3:.3f} | {total / sec / 1e9:.1f} | – | – |")
         print(rows[-1], flush=True)
+    variants = []
+    if args.variants:
+        from eventar.kernels import _tiles
+
+        keep = (_tiles.THREADS, _tiles.LIMIT)
+        variants = ["", "Launch configurations (same input; frames / voxel ms):", "",
+                    "| threads per block | shared memory per tile | frames ms | voxel ms |", "|---:|---:|---:|---:|"]
+        for threads in (256, 512, 1024):
+            for limit in (_tiles.DEFAULT_SMEM, 0):
+                _tiles.THREADS, _tiles.LIMIT = threads, limit
+                fr = cuda_time(lambda: frames_batch(cols, off, SENSOR, n_time_bins=T), args.repeats)
+                vx = cuda_time(lambda: voxel_batch(cols, off, SENSOR, T), args.repeats)
+                variants.append(f"| {threads} | {'48 KiB' if limit else 'opt-in max'} | {fr * 1e3:.3f} | {vx * 1e3:.3f} |")
+                print(variants[-1], flush=True)
+        _tiles.THREADS, _tiles.LIMIT = keep
+        variants.append(f"\nShared-memory opt-in granted: {sorted(_tiles._OPTED_IN.values()) or 'no'}.")
     body = "\n".join([
         f"Device: {torch.cuda.get_device_name()}, torch {torch.__version__}. "
         f"Command: `python benchmarks/bench_representations_gpu.py --events {args.events:.0e} --streams {nb}`. "
@@ -139,6 +156,7 @@ def main(argv=None) -> int:
         "| kernel | ms | G ev/s | effective bandwidth | % of copy bandwidth |",
         "|---|---:|---:|---:|---:|",
         *rows,
+        *variants,
     ])
     print(body)
     if args.write:

@@ -64,7 +64,7 @@ if [[ " $STEPS " == *" tests "* ]]; then
 fi
 if [[ " $STEPS " == *" reps "* ]]; then
   log "representations on the GPU"
-  $PY benchmarks/bench_representations_gpu.py --repeats 20 2>&1 | tee "$OUT/bench_reps_gpu.log" | tail -30
+  $PY benchmarks/bench_representations_gpu.py --repeats 20 --variants 2>&1 | tee "$OUT/bench_reps_gpu.log" | tail -30
 fi
 if [[ -n "$build_pid" ]]; then
   log "waiting for the mamba-ssm build (at most ${BUILD_MAX:=420} s after its start)"

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Dict, Tuple
 
 DEFAULT_SMEM = 48 * 1024
+LIMIT = 0  # bytes of shared memory per tile; 0 = the device's opt-in limit (benchmarks compare)
 
 _OPTED_IN: Dict[Tuple[int, int], int] = {}  # (id(dispatcher), device) -> dynamic bytes granted
 
@@ -29,9 +30,12 @@ def simulator() -> bool:
     return bool(config.ENABLE_CUDASIM)
 
 
+THREADS = 512  # per block on a GPU (benchmarks/bench_representations_gpu.py compares others)
+
+
 def threads_per_block() -> int:
-    """512 on a GPU; 32 in the simulator, which runs every thread of a block as a Python thread."""
-    return 32 if simulator() else 512
+    """:data:`THREADS` on a GPU; 32 in the simulator, which runs every thread of a block as a Python thread."""
+    return 32 if simulator() else THREADS
 
 
 def optin_limit() -> int:
@@ -51,7 +55,7 @@ def plan(plane: int, itemsize: int, tile: int = 0, limit: int = 0) -> Tuple[int,
     otherwise the largest tile within ``limit`` bytes (default: the device's opt-in limit).
     """
     if tile <= 0:
-        tile = max(1, (limit or optin_limit()) // itemsize)
+        tile = max(1, (limit or LIMIT or optin_limit()) // itemsize)
     tile = max(1, min(tile, plane))
     return tile, -(-plane // tile)
 
@@ -69,12 +73,13 @@ def _raise_dynamic_limit(dispatcher, args, nbytes: int) -> bool:
         from cuda.bindings import driver as cu
 
         attr = cu.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
-        if isinstance(handle, cu.CUkernel):  # library-loaded kernels (cuLibraryLoad*)
-            err, dev = cu.cuCtxGetDevice()
-            (err,) = cu.cuKernelSetAttribute(attr, nbytes, handle, dev)
-        else:
-            (err,) = cu.cuFuncSetAttribute(handle, attr, nbytes)
-        ok = int(err) == 0
+        errs = []
+        if isinstance(handle, cu.CUkernel):  # numba-cuda >= 0.2x loads kernels through cuLibrary
+            _, dev = cu.cuCtxGetDevice()
+            errs.append(cu.cuKernelSetAttribute(attr, nbytes, handle, dev)[0])
+            _, handle = cu.cuKernelGetFunction(handle)  # this context's CUfunction
+        errs.append(cu.cuFuncSetAttribute(handle, attr, nbytes)[0])
+        ok = any(int(e) == 0 for e in errs)
     except Exception:  # pragma: no cover - depends on the numba-cuda version
         ok = False
     if ok:

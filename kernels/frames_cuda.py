@@ -98,20 +98,25 @@ def _kernels():
             counts[i] = 0
             i += nthr
         cuda.syncthreads()
-        hw = h * w
+        # pixel arithmetic in int32 (64-bit integer multiplies are several instructions on a GPU)
+        w32 = np.int32(w)
+        h32 = np.int32(h)
+        hw = h32 * w32
+        first32 = np.int32(first)
+        size32 = np.int32(size)
         j = starts[slc] + tid
         e = ends[slc]
         while j < e:
             xj = np.int32(x[j])
             yj = np.int32(y[j])
-            if xj < 0 or xj >= w or yj < 0 or yj >= h:
+            if xj < 0 or xj >= w32 or yj < 0 or yj >= h32:
                 if first == 0:
                     cuda.atomic.min(bad, 0, j)
             else:
-                idx = yj * w + xj - first
+                idx = yj * w32 + xj - first32
                 if two_pol and p[j] > 0:
                     idx += hw
-                if idx >= 0 and idx < size:
+                if idx >= 0 and idx < size32:
                     cuda.atomic.add(counts, idx, 1)
             j += nthr
         cuda.syncthreads()

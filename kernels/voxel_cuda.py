@@ -94,7 +94,12 @@ def _kernels():
         lo = offsets[b]
         hi = offsets[b + 1]
         e0 = b * (n_bins + 1)
-        hw = h * w
+        # pixel arithmetic in int32 (64-bit integer multiplies are several instructions on a GPU)
+        w32 = np.int32(w)
+        h32 = np.int32(h)
+        hw = h32 * w32
+        first32 = np.int32(first)
+        size32 = np.int32(size)
         if hi > lo:
             t0 = float(t[lo])
             duration = float(t[hi - 1] - t[lo])
@@ -112,7 +117,7 @@ def _kernels():
                 while j < end:
                     xj = np.int32(x[j])
                     yj = np.int32(y[j])
-                    if xj < 0 or xj >= w or yj < 0 or yj >= h:
+                    if xj < 0 or xj >= w32 or yj < 0 or yj >= h32:
                         if side == 0 and first == 0:
                             cuda.atomic.min(bad, 0, j)
                     else:
@@ -121,14 +126,14 @@ def _kernels():
                             cuda.atomic.min(unsorted, 0, j)
                         dt = ts - ti
                         on = p[j] > 0
-                        idx = yj * w + xj - first
+                        idx = yj * w32 + xj - first32
                         sgn = 1.0
                         if per_polarity:
                             if on:
                                 idx += hw
                         elif not on:
                             sgn = -1.0
-                        if idx >= 0 and idx < size:
+                        if idx >= 0 and idx < size32:
                             if side == 0:
                                 cuda.atomic.add(acc, idx, sgn * (1.0 - dt))
                             else:
