@@ -29,9 +29,9 @@ for this CPU torch, so its ``datasets/utils.py`` is loaded from the installed pa
 ``torchvision`` module (the integration functions are pure numpy and never touch it): the timed
 code is SpikingJelly's own.
 
-Usage: ``python benchmarks/bench_representations.py [--sizes 1e5 1e6 1e7] [--repeats 5] [--no-write]``;
-``--gpu [--gpu-events 1e8 --gpu-streams 64]`` times the CUDA kernels on a ragged batch of torch CUDA
-tensors against the device read floor instead (section "Representations (GPU)").
+Usage: ``python benchmarks/bench_representations.py [--sizes 1e5 1e6 1e7] [--repeats 5] [--no-write]``.
+The CUDA kernels are measured by ``benchmarks/bench_representations_gpu.py`` (section
+"Representations (GPU)").
 """
 
 from __future__ import annotations
@@ -242,88 +242,12 @@ def verdicts(rows, dram_bps: float) -> str:
     return "\n".join(out)
 
 
-def run_gpu(total: int, n_streams: int, repeats: int) -> str:
-    """Ragged batch of ``n_streams`` streams totalling ``total`` events as torch CUDA tensors:
-    events/s of frames_batch / voxel_batch / point_cloud_batch vs the device read floor (a torch
-    sum over the same bytes).  Returns a markdown table."""
-    import statistics
-    import time
-
-    import torch
-
-    from eventar.kernels import frames as F
-    from eventar.transforms import frames_batch, point_cloud_batch, voxel_batch
-
-    if not torch.cuda.is_available():
-        raise SystemExit("--gpu needs a CUDA device")
-    dev = torch.device("cuda")
-    gen = torch.Generator(device=dev).manual_seed(0)
-    lengths = torch.full((n_streams,), total // n_streams, dtype=torch.int64)
-    lengths[: total % n_streams] += 1
-    offsets = torch.zeros(n_streams + 1, dtype=torch.int64)
-    offsets[1:] = torch.cumsum(lengths, 0)
-    # per stream: sorted t at ~1 ev/µs (cumsum of Poisson gaps restarted at every stream start)
-    gaps = torch.poisson(torch.ones(total, device=dev), generator=gen).to(torch.int64)
-    t = torch.cumsum(gaps, 0)
-    starts = offsets[:-1].to(dev)
-    base = torch.repeat_interleave(t[starts] - gaps[starts], lengths.to(dev))
-    cols = {"t": t - base, "x": torch.randint(0, W, (total,), device=dev, generator=gen, dtype=torch.int16),
-            "y": torch.randint(0, H, (total,), device=dev, generator=gen, dtype=torch.int16),
-            "p": torch.randint(0, 2, (total,), device=dev, generator=gen, dtype=torch.uint8)}
-    off = offsets.to(dev)
-    nbytes = total * (8 + 2 + 2 + 1)
-    floor_buf = torch.ones(nbytes // 8, dtype=torch.int64, device=dev)
-
-    def timed(fn):
-        fn()
-        torch.cuda.synchronize()
-        out = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            torch.cuda.synchronize()
-            out.append(time.perf_counter() - t0)
-        return statistics.median(out)
-
-    # parity on the device against the CPU kernels, first stream
-    n0 = int(lengths[0])
-    got = frames_batch(cols, off, SENSOR, n_time_bins=16)[0].cpu().numpy()
-    host = {k: v[:n0].cpu().numpy() for k, v in cols.items()}
-    s, e = F.slice_bounds(host["t"], n_time_bins=16)
-    assert np.array_equal(got, F.to_frame_numba(host["x"], host["y"], host["p"], s, e, SENSOR)), "GPU frames differ"
-    times = {
-        "floor: torch sum of the input bytes": timed(lambda: floor_buf.sum()),
-        "frames_batch(n_time_bins=16)": timed(lambda: frames_batch(cols, off, SENSOR, n_time_bins=16)),
-        "voxel_batch(16)": timed(lambda: voxel_batch(cols, off, SENSOR, 16)),
-        "point_cloud_batch(0.5 s / 0.25 s, 1024)": timed(lambda: point_cloud_batch(cols, off, SENSOR)),
-    }
-    floor = times["floor: torch sum of the input bytes"]
-    rows = ["| kernel | ms | G ev/s | % of floor |", "|---|---:|---:|---:|"]
-    for k, v in times.items():
-        rows.append(f"| {k} | {v * 1e3:.2f} | {total / v / 1e9:.2f} | {100 * floor / v:.0f} % |")
-    return (f"Device: {torch.cuda.get_device_name()}; ragged batch of {n_streams} streams, {total:.0e} events "
-            f"(int64 t, int16 x/y, uint8 p columns, {nbytes / 1e9:.2f} GB); medians of {repeats}; GPU frames "
-            "checked equal to the CPU kernel on stream 0.\n\n" + "\n".join(rows))
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e6, 1e7])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-write", action="store_true", help="print only; do not update RESULTS.md")
-    ap.add_argument("--gpu", action="store_true", help="time the CUDA kernels on a ragged batch instead")
-    ap.add_argument("--gpu-events", type=float, default=1e8)
-    ap.add_argument("--gpu-streams", type=int, default=64)
     args = ap.parse_args(argv)
-    if args.gpu:
-        body = run_gpu(int(args.gpu_events), args.gpu_streams, args.repeats)
-        cmd = (f"`.venv/bin/python benchmarks/bench_representations.py --gpu --gpu-events {args.gpu_events:.0e} "
-               f"--gpu-streams {args.gpu_streams} --repeats {args.repeats}`")
-        body = f"Command: {cmd}\n\n{body}"
-        print(body)
-        if not args.no_write:
-            update_results_section("Representations (GPU)", body)
-        return 0
     import os
 
     load_start = os.getloadavg()
@@ -382,9 +306,8 @@ def main(argv=None) -> int:
         "than eventar does, so the ratios to tonic are lowest on an idle one. eventar's kernels are single-"
         "threaded (parallel regions lost on this machine); a training loop parallelises over samples.",
         "",
-        "GPU (H100, ragged batch of 64 streams, 1e8 events): pending - no GPU was available in this session. "
-        "Run `benchmarks/bench_representations.py --gpu` on one (section \"Representations (GPU)\"); "
-        "`tests/kernels/test_kern_cuda.py` (marked gpu) checks parity on the device.",
+        "GPU figures (H100, ragged batch of 64 streams, 1e8 events): section \"Representations (GPU)\", "
+        "from `benchmarks/bench_representations_gpu.py`.",
     ])
     print(body)
     if not args.no_write:

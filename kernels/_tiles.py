@@ -30,7 +30,7 @@ def simulator() -> bool:
     return bool(config.ENABLE_CUDASIM)
 
 
-THREADS = 512  # per block on a GPU (benchmarks/bench_representations_gpu.py compares others)
+THREADS = 1024  # per block on a GPU (benchmarks/bench_representations_gpu.py compares others)
 
 
 def threads_per_block() -> int:

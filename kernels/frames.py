@@ -6,8 +6,8 @@ including its float edges and its integer bin width), so a slice is an index ran
 
 * :func:`to_frame_ref` – readable numpy reference (``np.add.at`` per slice);
 * :func:`to_frame_numba` – numba CPU kernel, one pass over each slice (single-threaded: see docs);
-* :func:`to_frame_cuda_batch` – numba.cuda kernel over a ragged batch (B streams concatenated plus
-  offsets), one launch, for the fixed-T modes (``n_time_bins`` / ``n_event_bins``).
+* :func:`eventar.kernels.frames_cuda.to_frame_cuda_batch` – numba.cuda kernels over a ragged batch
+  (B streams concatenated plus offsets), for the fixed-T modes (``n_time_bins`` / ``n_event_bins``).
 
 Counts are int32 (int64 when a stream has 2**31 events or more): they never wrap, unlike tonic's
 int16.  Polarity channel is ``p > 0`` (bool, {0, 1} and {-1, +1} encodings all work) and 0 for a
@@ -17,7 +17,6 @@ one-polarity sensor.  A counted event (one inside some slice) outside the sensor
 
 from __future__ import annotations
 
-import functools
 from typing import Tuple
 
 import numba
@@ -26,10 +25,7 @@ import numpy as np
 from eventar.errors import ConfigError, EventValidationError
 
 from . import _jit
-from ._arrays import full_like_device, launch_1d, to_host, zeros_like_device
 from ._records import ev_len, ev_p, ev_x, ev_y, frames_source
-
-cuda = None  # numba.cuda, bound on first GPU use (never at import time)
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,129 +254,3 @@ def to_frame_numba(x, y, p, starts, ends, sensor_size, dtype=None) -> np.ndarray
         i = int(hit.min())
         raise EventValidationError(f"event {i}: (x, y) = ({x[i]}, {y[i]}) is outside the {w}x{h} sensor")
     return frames
-
-
-# --------------------------------------------------------------------------------------------
-# numba.cuda, ragged batch
-# --------------------------------------------------------------------------------------------
-
-
-def bin_window(t0, t_last, n_events, k, n_bins, overlap, by_events):
-    """Slice k of one stream for the fixed-T modes, as tonic computes it (scalar; both targets).
-
-    Returns (lo, hi) as float64 time edges (by_events=False, searched later) or event counts
-    (by_events=True, already the indices relative to the stream start).
-    """
-    if by_events:
-        count = int((n_events // n_bins) * (1.0 + overlap))
-        stride = int(count * (1.0 - overlap))
-        return float(k * stride), float(k * stride + count)
-    window = float((t_last - t0) // n_bins) * (1.0 + overlap)
-    stride = window * (1.0 - overlap)
-    start = float(k) * stride + float(t0)
-    return start, start + window
-
-
-@functools.lru_cache(maxsize=None)
-def _cuda_kernels():
-    global cuda  # a module global: the CUDA simulator patches kernels' globals named like numba.cuda
-    cuda = _jit.cuda_module()
-    _, _, _, search_left, search_right = _jit.cuda_device_functions()
-    bin_window_dev = cuda.jit(device=True)(bin_window)
-
-    @cuda.jit
-    def bounds_kernel(t, offsets, n_bins, overlap, by_events, include_last, starts, ends):
-        gid = cuda.grid(1)
-        n_streams = offsets.shape[0] - 1
-        if gid >= n_streams * n_bins:
-            return
-        b = gid // n_bins
-        k = gid - b * n_bins
-        lo = offsets[b]
-        hi = offsets[b + 1]
-        n = hi - lo
-        if n == 0:
-            starts[b, k] = lo
-            ends[b, k] = lo
-            return
-        a, z = bin_window_dev(t[lo], t[hi - 1], n, k, n_bins, overlap, by_events)
-        if by_events:
-            s = lo + min(int(a), n)
-            e = lo + min(int(z), n)
-        else:
-            s = search_left(t, lo, hi, a)
-            e = search_left(t, lo, hi, z)
-        if e < s:
-            e = s
-        if include_last and k == n_bins - 1:
-            e = hi
-        starts[b, k] = s
-        ends[b, k] = e
-
-    @cuda.jit
-    def count_kernel(x, y, p, offsets, starts, ends, frames, two_pol, bad):
-        n_total = x.shape[0]
-        n_streams = offsets.shape[0] - 1
-        n_bins = frames.shape[1]
-        h = frames.shape[3]
-        w = frames.shape[4]
-        j = cuda.grid(1)
-        step = cuda.gridsize(1)
-        while j < n_total:
-            b = search_right(offsets, 0, n_streams + 1, j) - 1
-            xj = x[j]
-            yj = y[j]
-            outside = xj < 0 or xj >= w or yj < 0 or yj >= h
-            c = 1 if (two_pol and p[j] > 0) else 0
-            for k in range(n_bins):
-                if starts[b, k] > j:  # slice starts never decrease: no later slice holds j
-                    break
-                if j < ends[b, k]:
-                    if outside:
-                        cuda.atomic.min(bad, 0, j)
-                    else:
-                        cuda.atomic.add(frames, (b, k, c, yj, xj), 1)
-            j += step
-
-    return bounds_kernel, count_kernel
-
-
-def to_frame_cuda_batch(t, x, y, p, offsets, sensor_size, *, n_time_bins=None, n_event_bins=None, overlap=0.0,
-                        include_last=False, out=None):
-    """Frames of a ragged batch in two launches (slice bounds, then counting).
-
-    Args:
-        t, x, y, p: (N_total,) columns of B streams concatenated (torch CUDA tensors, numba device
-            arrays, or numpy arrays under the CUDA simulator); each stream sorted by t.
-        offsets: (B+1,) int64, stream b is ``[offsets[b], offsets[b+1])``.
-        sensor_size: (W, H, P).
-        n_time_bins / n_event_bins: exactly one (fixed T for every stream), tonic semantics.
-        overlap, include_last: as :func:`slice_bounds`.
-        out: optional zeroed int32 (B, T, P, H, W) array on the same device.
-    Returns:
-        (B, T, P, H, W) int32 counts (same array kind as ``out`` / the inputs).
-    """
-    mode = check_slicing(None, None, n_time_bins, n_event_bins, overlap, include_last)
-    bounds_kernel, count_kernel = _cuda_kernels()
-    n_bins = int(n_time_bins if mode == "n_time_bins" else n_event_bins)
-    w, h, npol = (int(v) for v in sensor_size)
-    n_streams = int(offsets.shape[0]) - 1
-    if out is None:
-        out = zeros_like_device(t, (n_streams, n_bins, npol, h, w), "int32")
-    starts = zeros_like_device(t, (n_streams, n_bins), "int64")
-    ends = zeros_like_device(t, (n_streams, n_bins), "int64")
-    no_bad = int(np.iinfo(np.int64).max)
-    bad = full_like_device(t, (1,), no_bad, "int64")
-    if n_streams == 0:
-        return out
-    blocks, threads = launch_1d(n_streams * n_bins)
-    bounds_kernel[blocks, threads](t, offsets, n_bins, float(overlap), mode == "n_event_bins", bool(include_last),
-                                   starts, ends)
-    n_total = int(x.shape[0])
-    if n_total:
-        blocks, threads = launch_1d(n_total)
-        count_kernel[blocks, threads](x, y, p, offsets, starts, ends, out, npol == 2, bad)
-    first_bad = int(to_host(bad)[0])
-    if first_bad != no_bad:
-        raise EventValidationError(f"event {first_bad} of the batch: (x, y) is outside the {w}x{h} sensor")
-    return out

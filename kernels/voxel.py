@@ -19,18 +19,12 @@ Output (T, 1, H, W) signed or (T, 2, H, W) per polarity, float64.
 
 from __future__ import annotations
 
-import functools
-
 import numba
 import numpy as np
 
 from eventar.errors import ConfigError, EventValidationError
 
-from . import _jit
-from ._arrays import full_like_device, launch_1d, to_host, zeros_like_device
 from ._records import ev_len, ev_p, ev_t, ev_x, ev_y, voxel_source
-
-cuda = None  # numba.cuda, bound on first GPU use (never at import time)
 
 
 def _check(n_time_bins):
@@ -261,81 +255,3 @@ def to_voxel_numba(t, x, y, p, sensor_size, n_time_bins, per_polarity=False) -> 
     if bad >= 0:
         raise EventValidationError(f"event {bad}: (x, y) = ({x[bad]}, {y[bad]}) is outside the {w}x{h} sensor")
     return grid
-
-
-@functools.lru_cache(maxsize=None)
-def _cuda_kernel():
-    global cuda  # a module global: the CUDA simulator patches kernels' globals named like numba.cuda
-    cuda = _jit.cuda_module()
-    _, _, _, _, search_right = _jit.cuda_device_functions()
-
-    @cuda.jit
-    def voxel_kernel(t, x, y, p, offsets, grid, per_polarity, bad):
-        n_total = t.shape[0]
-        n_streams = offsets.shape[0] - 1
-        n_bins = grid.shape[1]
-        h = grid.shape[3]
-        w = grid.shape[4]
-        j = cuda.grid(1)
-        step = cuda.gridsize(1)
-        while j < n_total:
-            b = search_right(offsets, 0, n_streams + 1, j) - 1
-            xj = x[j]
-            yj = y[j]
-            if xj < 0 or xj >= w or yj < 0 or yj >= h:
-                cuda.atomic.min(bad, 0, j)
-            else:
-                t0 = t[offsets[b]]
-                duration = float(t[offsets[b + 1] - 1] - t0)
-                ts = 0.0
-                if duration != 0.0:
-                    ts = (n_bins * (float(t[j]) - float(t0))) / duration
-                if ts >= 0.0:
-                    ti = int(ts)
-                    dt = ts - ti
-                    on = p[j] > 0
-                    ch = 0
-                    s = 1.0
-                    if per_polarity:
-                        if on:
-                            ch = 1
-                    elif not on:
-                        s = -1.0
-                    if ti < n_bins:
-                        cuda.atomic.add(grid, (b, ti, ch, yj, xj), s * (1.0 - dt))
-                    if ti + 1 < n_bins:
-                        cuda.atomic.add(grid, (b, ti + 1, ch, yj, xj), s * dt)
-            j += step
-
-    return voxel_kernel
-
-
-def to_voxel_cuda_batch(t, x, y, p, offsets, sensor_size, n_time_bins, per_polarity=False, out=None):
-    """Voxel grids of a ragged batch in one launch (one thread per event, float64 atomics).
-
-    Args:
-        t, x, y, p: (N_total,) columns of B streams concatenated (torch CUDA tensors, numba device
-            arrays, or numpy under the CUDA simulator); each stream sorted by t.
-        offsets: (B+1,) int64 stream boundaries.
-        sensor_size: (W, H, P).  n_time_bins: T.  per_polarity: two unsigned channels.
-        out: optional zeroed float64 (B, T, C, H, W) array on the same device.
-    Returns:
-        (B, T, C, H, W) float64.  Equal to :func:`to_voxel_ref` per stream up to float rounding
-        (atomic additions run in no fixed order; relative differences ~1e-15).
-    """
-    _check(n_time_bins)
-    w, h = int(sensor_size[0]), int(sensor_size[1])
-    n_streams = int(offsets.shape[0]) - 1
-    c = 2 if per_polarity else 1
-    if out is None:
-        out = zeros_like_device(t, (n_streams, n_time_bins, c, h, w), "float64")
-    no_bad = int(np.iinfo(np.int64).max)
-    bad = full_like_device(t, (1,), no_bad, "int64")
-    n_total = int(t.shape[0])
-    if n_total:
-        blocks, threads = launch_1d(n_total)
-        _cuda_kernel()[blocks, threads](t, x, y, p, offsets, out, bool(per_polarity), bad)
-        first = int(to_host(bad)[0])
-        if first != no_bad:
-            raise EventValidationError(f"event {first} of the batch: (x, y) is outside the {w}x{h} sensor")
-    return out
