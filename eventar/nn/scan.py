@@ -40,6 +40,7 @@ from typing import Optional, Tuple, Union
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from ..errors import EventarError
 
@@ -98,7 +99,7 @@ def _compute_dtype(u: Tensor) -> torch.dtype:
 
 
 def _finish(y: Tensor, u: Tensor, D, z, dtype_in, last, return_last_state) -> ScanOut:
-    """Skip term, gate and output cast, shared by the reference and the fast path (autograd)."""
+    """Skip term, gate and output cast of the reference (autograd)."""
     cd = y.dtype
     if D is not None:
         y = y + u.to(cd) * D.to(cd)[:, None]
@@ -175,16 +176,10 @@ def selective_scan_ref(
 
 
 # --------------------------------------------------------------------------------------------
-# fast CPU path: numba kernels, one (batch, channel) row per thread, hand-written backward
+# fast CPU path: numba kernels (one pass per (batch, channel) row, glue fused), hand-written backward
 # --------------------------------------------------------------------------------------------
 
 _KERNELS = None
-
-
-def _exp_constants(dtype):
-    from ._scan_cpu import exp_constants
-
-    return exp_constants(dtype)
 
 
 def _kernels():
@@ -195,7 +190,7 @@ def _kernels():
 
         from . import _scan_cpu
 
-        _KERNELS = (_scan_cpu.fwd, _scan_cpu.bwd, numba)
+        _KERNELS = (_scan_cpu.fwd, _scan_cpu.bwd, numba, _scan_cpu.LANES, _scan_cpu.NEAR_LIMIT)
     return _KERNELS
 
 
@@ -208,58 +203,104 @@ def _to_np(t: Tensor) -> np.ndarray:
     return t.detach().contiguous().numpy()
 
 
-class _ScanCore(torch.autograd.Function):
-    """y[b,d,t] = Σ_n h_t[n] C[b,g,t,n] with h_t = exp(Δ A) h_{t-1} + Δ u B; numba fwd/bwd.
+def _np_or(t: Optional[Tensor], dummy_shape, dtype) -> np.ndarray:
+    return np.zeros(dummy_shape, dtype=dtype) if t is None else _to_np(t)
 
-    Inputs (all the same float dtype, CPU): u, delta (B, D, L); A (D, N); Bg, Cg (B, G, L, N).
-    Outputs y (B, D, L) and the last state (B, D, N).
+
+def _kernel_consts(A: Tensor, nsp: int, npd, near) -> Tuple[np.ndarray, np.ndarray]:
+    """A·log2(e) zero-padded to (D, nsp) (the kernels compute exp(Δ·A) as 2^(Δ·A·log2 e)) and the
+    kernels' constants [NEAR_LIMIT, ln 2] in the compute dtype."""
+    a2 = np.zeros((A.shape[0], nsp), dtype=npd)
+    a2[:, :A.shape[1]] = _to_np(A.to(torch.float64)) * math.log2(math.e)
+    return a2, np.array([near[np.dtype(npd)], math.log(2.0)], dtype=npd)
+
+
+class _ScanFused(torch.autograd.Function):
+    """The whole fast path as one autograd node (numba ``fwd`` / ``bwd``).
+
+    Inputs (one float dtype, CPU): u, delta (B, D, L); A (D, N); Bg, Cg (B, G, L, NP) with NP =
+    N padded to a multiple of 16 by zeros; D, delta_bias (D,) or None; z (B, D, L) or None;
+    softplus (bool).  Outputs: y = (C·h + D·u)·silu(z) (B, D, L) and the last state (B, D, N).
+    Saves only its inputs and, when z is given, o = C·h + D·u (B, D, L) for dz.
     """
 
     @staticmethod
-    def forward(ctx, u, delta, A, Bg, Cg):
-        fwd, _, numba = _kernels()
+    def forward(ctx, u, delta, A, Bg, Cg, D, z, bias, softplus):
+        fwd, _, numba, lanes, near = _kernels()
         nb, nd, nl = u.shape
-        y = np.empty((nb, nd, nl), dtype=_to_np(u).dtype)
-        last = np.empty((nb, nd, A.shape[1]), dtype=y.dtype)
-        cf, ci = _exp_constants(y.dtype)
-        fwd(_to_np(u), _to_np(delta), _to_np(A), _to_np(Bg), _to_np(Cg), y, last,
-            _n_chunks(nb, nd, numba), cf, ci)
-        ctx.save_for_backward(u, delta, A, Bg, Cg)
+        ns, nsp = A.shape[1], Bg.shape[-1]
+        npd = _to_np(u).dtype
+        a2, kc = _kernel_consts(A, nsp, npd, near)
+        flags = np.array([softplus, D is not None, z is not None, bias is not None, z is not None], dtype=np.int8)
+        y = np.empty((nb, nd, nl), dtype=npd)
+        last = np.empty((nb, nd, nsp), dtype=npd)
+        ov = np.empty((nb, nd, nl) if z is not None else (1, 1, 1), dtype=npd)
+        nch = _n_chunks(nb, nd, numba)
+        nw = nb * nch
+        fwd(_to_np(u), _to_np(delta), a2, _to_np(Bg), _to_np(Cg), _np_or(D, 1, npd),
+            _np_or(z, (1, 1, 1), npd), _np_or(bias, 1, npd), flags, kc, nch, y, last, ov,
+            *(np.empty((nw, nl), dtype=npd) for _ in range(3)), np.empty((nw, lanes), dtype=npd))
+        ctx.save_for_backward(u, delta, A, Bg, Cg, D, z, bias)
+        ctx.o = ov
+        ctx.softplus = bool(softplus)
+        if nsp != ns:
+            last = np.ascontiguousarray(last[:, :, :ns])
         return torch.from_numpy(y), torch.from_numpy(last)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, gy, glast):
-        _, bwd, numba = _kernels()
-        u, delta, A, Bg, Cg = ctx.saved_tensors
+        _, bwd, numba, lanes, near = _kernels()
+        u, delta, A, Bg, Cg, D, z, bias = ctx.saved_tensors
         nb, nd, nl = u.shape
-        ng, ns = Bg.shape[1], A.shape[1]
-        gy = torch.zeros_like(u) if gy is None else gy.to(u.dtype)
-        glast = torch.zeros((nb, nd, ns), dtype=u.dtype) if glast is None else glast.to(u.dtype)
-        # enough work items for every thread; partial dB/dC sums per channel chunk avoid races
-        nch = _n_chunks(nb, nd, numba)
+        ng, nsp, ns = Bg.shape[1], Bg.shape[-1], A.shape[1]
         npd = _to_np(u).dtype
-        cf, ci = _exp_constants(npd)
+        a2, kc = _kernel_consts(A, nsp, npd, near)
+        gl = np.zeros((nb, nd, nsp), dtype=npd)
+        if glast is not None:
+            gl[:, :, :ns] = _to_np(glast.to(u.dtype))
+        gyn = np.zeros((nb, nd, nl), dtype=npd) if gy is None else _to_np(gy.to(u.dtype))
+        flags = np.array([ctx.softplus, D is not None, z is not None, bias is not None, 0], dtype=np.int8)
+        nch = _n_chunks(nb, nd, numba)
         du = np.empty((nb, nd, nl), dtype=npd)
         ddelta = np.empty((nb, nd, nl), dtype=npd)
-        dA_part = np.zeros((nb, nd, ns), dtype=npd)
-        dB_part = np.zeros((nb, nch, ng, nl, ns), dtype=npd)
-        dC_part = np.zeros((nb, nch, ng, nl, ns), dtype=npd)
-        bwd(_to_np(u), _to_np(delta), _to_np(A), _to_np(Bg), _to_np(Cg), _to_np(gy), _to_np(glast),
-            du, ddelta, dA_part, dB_part, dC_part, nch, cf, ci)
+        dz = np.empty((nb, nd, nl) if z is not None else (1, 1, 1), dtype=npd)
+        dA_part = np.empty((nb, nd, nsp), dtype=npd)
+        dB_part = np.zeros((nb, nch, ng, nl, nsp), dtype=npd)  # accumulated by the kernel
+        dC_part = np.zeros((nb, nch, ng, nl, nsp), dtype=npd)
+        dD_part = np.empty((nb, nd), dtype=npd)
+        dbias_part = np.empty((nb, nd), dtype=npd)
+        nw = nb * nch
+        bwd(_to_np(u), _to_np(delta), a2, _to_np(Bg), _to_np(Cg), _np_or(D, 1, npd),
+            _np_or(z, (1, 1, 1), npd), _np_or(bias, 1, npd), ctx.o, flags, kc, nch, gyn, gl,
+            du, ddelta, dz, dA_part, dB_part, dC_part, dD_part, dbias_part,
+            *(np.empty((nw, nl), dtype=npd) for _ in range(6)),
+            *(np.empty((nw, nl, lanes), dtype=npd) for _ in range(2)),
+            *(np.empty((nw, lanes), dtype=npd) for _ in range(3)))
+        dB = dB_part[:, 0] if nch == 1 else dB_part.sum(1)
+        dC = dC_part[:, 0] if nch == 1 else dC_part.sum(1)
         return (
             torch.from_numpy(du),
             torch.from_numpy(ddelta),
-            torch.from_numpy(dA_part.sum(0)),
-            torch.from_numpy(dB_part.sum(1)),
-            torch.from_numpy(dC_part.sum(1)),
+            torch.from_numpy(np.ascontiguousarray(dA_part[:, :, :ns].sum(0))),
+            torch.from_numpy(dB),
+            torch.from_numpy(dC),
+            None if D is None else torch.from_numpy(dD_part.sum(0)),
+            None if z is None else torch.from_numpy(dz),
+            None if bias is None else torch.from_numpy(dbias_part.sum(0)),
+            None,
         )
 
 
-def _grouped(m: Tensor, cd: torch.dtype) -> Tensor:
-    """(B, N, L) or (B, G, N, L) -> (B, G, L, N) contiguous in the compute dtype (autograd-tracked)."""
+def _grouped(m: Tensor, cd: torch.dtype, nsp: int) -> Tensor:
+    """(B, N, L) or (B, G, N, L) -> (B, G, L, NP) contiguous in the compute dtype, the state axis
+    zero-padded to ``nsp`` (autograd-tracked)."""
     if m.dim() == 3:
         m = m[:, None]
-    return m.to(cd).transpose(-1, -2).contiguous()
+    m = m.to(cd).transpose(-1, -2)
+    if nsp != m.shape[-1]:
+        m = F.pad(m, (0, nsp - m.shape[-1]))
+    return m.contiguous()
 
 
 def selective_scan_cpu(
@@ -274,11 +315,14 @@ def selective_scan_cpu(
     delta_softplus: bool = False,
     return_last_state: bool = False,
 ) -> ScanOut:
-    """Fast CPU selective scan: numba kernels (parallel over batch × channel rows) with a
-    hand-written backward that recomputes each row's states instead of storing (B, D, L, N).
+    """Fast CPU selective scan: numba kernels, parallel over (batch, channel chunk) work items,
+    that compute softplus(Δ + bias), the scan, D·u and the silu(z) gate in one pass per row,
+    with a hand-written backward that recomputes each row's states instead of storing (B, D, L, N).
 
     Same contract and results as :func:`selective_scan_ref` (shapes in the module docstring);
-    differentiable in every tensor argument. Memory: O(B·D·L) plus O(L·N) per thread.
+    differentiable in every tensor argument. Memory: O(B·D·L) plus O(L·N) per work item.
+    d_state is padded to a multiple of 16 inside (zero states, no effect on the result except that
+    a non-finite Δ may give NaN where the reference gives ±inf).
     Time-invariant B/C of shape (D, N) are not handled by the kernel and go to the reference.
     """
     _check(u, delta, A, B, C, D, z, delta_bias)
@@ -293,12 +337,18 @@ def selective_scan_cpu(
         ng = math.lcm(gb, gc)
         B = _expand_groups(B, ng)
         C = _expand_groups(C, ng)
+    lanes = _kernels()[3]
     dtype_in = u.dtype
     cd = _compute_dtype(u)
-    dt = _prepare_delta(delta, delta_bias, delta_softplus, cd)
-    y, last = _ScanCore.apply(u.to(cd).contiguous(), dt.contiguous(), A.to(cd).contiguous(),
-                              _grouped(B, cd), _grouped(C, cd))
-    return _finish(y, u, D, z, dtype_in, last, return_last_state)
+    nsp = -(-A.shape[1] // lanes) * lanes
+
+    def opt(t):
+        return None if t is None else t.to(cd)
+
+    y, last = _ScanFused.apply(u.to(cd), delta.to(cd), A.to(cd), _grouped(B, cd, nsp), _grouped(C, cd, nsp),
+                               opt(D), opt(z), opt(delta_bias), bool(delta_softplus))
+    y = y.to(dtype_in)
+    return (y, last) if return_last_state else y
 
 
 def _expand_groups(m: Tensor, ng: int) -> Tensor:

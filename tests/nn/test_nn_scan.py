@@ -1,5 +1,6 @@
 """Selective scan: the numba CPU path against the sequential reference (outputs, final state, every
-gradient), golden values, gradcheck of the hand-written backward, dispatch and argument errors."""
+gradient), golden values, gradcheck of the hand-written backward, the kernels' vectorised exp /
+softplus against numpy, non-finite inputs, dispatch and argument errors."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
@@ -55,6 +57,12 @@ CASES = [
     (3, 8, 16, 4, None, torch.float32, False, False),
     (2, 16, 64, 16, 4, torch.float32, True, True),
     (1, 3, 1, 2, None, torch.float64, False, True),
+    # d_state is processed in blocks of 16 states: one exact block, two blocks, a padded second one
+    (1, 4, 40, 16, None, torch.float64, True, True),
+    (2, 6, 19, 20, 3, torch.float64, True, True),
+    (2, 5, 13, 17, None, torch.float32, False, True),
+    (1, 8, 1, 16, 2, torch.float32, True, True),
+    (3, 2, 70, 32, None, torch.float32, True, False),
 ]
 
 
@@ -72,6 +80,112 @@ def test_cpu_scan_matches_reference(b, d, l, n, groups, dtype, softplus, extras)
         scale = max(1.0, ref[key].abs().max().item())
         print(f"  {key:>16}: {diff:.3e}")
         assert diff <= tol * scale, (key, diff)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_rows_with_large_steps_take_the_clamped_exp_and_match_reference(dtype):
+    # the kernels use an exp without range handling when every Δ_t·A·log2(e) of a row is within
+    # ±124 (float32); rows beyond it (here channel 1: Δ up to ~60, |A| up to 2.1) use the clamped
+    # exp. Both kinds of rows in one call, every output and gradient against the reference.
+    args = make_args(2, 4, 24, 16, None, dtype, seed=21)
+    with torch.no_grad():
+        args["delta"][:, 1] += 60.0
+    ref = run_with_grads(selective_scan_ref, args, delta_softplus=True)
+    fast = run_with_grads(selective_scan_cpu, args, delta_softplus=True)
+    tol = 1e-10 if dtype == torch.float64 else 2e-4
+    for key in ref:
+        diff = (fast[key] - ref[key]).abs().max().item()
+        print(f"large steps {dtype} {key}: {diff:.3e}")
+        assert diff <= tol * max(1.0, ref[key].abs().max().item()), (key, diff)
+
+
+def _kernel_math(name, x):
+    """Evaluate one of the kernels' scalar functions over an array, compiled as the kernels use it."""
+    from numba import njit
+
+    from eventar.nn import _scan_cpu as K
+
+    fn = getattr(K, name)
+
+    @njit(fastmath=K.fm)
+    def run(x, out, out2):
+        for i in range(x.shape[0]):
+            if name == "vsoftplus_grad":
+                out[i], out2[i] = fn(x[i])
+            else:
+                out[i] = fn(x[i])
+
+    out, out2 = np.empty_like(x), np.empty_like(x)
+    run(x, out, out2)
+    return out, out2
+
+
+@pytest.mark.parametrize("dtype,rtol2,rtol", [(np.float32, 2e-7, 3e-7), (np.float64, 5e-16, 1e-14)])
+def test_kernel_exp_functions_against_numpy(dtype, rtol2, rtol):
+    # 2^y (the scan's decays, float32 about 1.3 ulp) and e^x (softplus, sigmoid; float64 loses a
+    # few ulp at large |x| because fast-math may fold the two-part ln 2) against numpy in float64
+    rng = np.random.default_rng(0)
+    near = {np.float32: 124.0, np.float64: 1020.0}[dtype]
+    y = rng.uniform(-near, near, 20001).astype(dtype)
+    want = np.exp2(y.astype(np.float64))
+    for name in ("vexp2", "vexp2_near"):
+        got = _kernel_math(name, y)[0]
+        rel = np.max(np.abs(got / want - 1))
+        print(f"{name} {dtype.__name__}: max rel err {rel:.2e}")
+        assert rel <= rtol2, name
+    x = rng.uniform(-80, 80, 20001).astype(dtype)
+    got = _kernel_math("vexp", x)[0]
+    rel = np.max(np.abs(got / np.exp(x.astype(np.float64)) - 1))
+    print(f"vexp {dtype.__name__}: max rel err {rel:.2e}")
+    assert rel <= rtol
+    # range handling of the clamped versions: exact 1 at 0, 0 far below, inf far above, NaN kept
+    special = np.array([0.0, -1e4, -np.inf, 1e4, np.inf, np.nan], dtype=dtype)
+    for name in ("vexp", "vexp2"):
+        got = _kernel_math(name, special)[0]
+        assert got[0] == 1.0 and got[1] == 0.0 and got[2] == 0.0, name
+        assert np.isposinf(got[3]) and np.isposinf(got[4]) and np.isnan(got[5]), name
+
+
+@pytest.mark.parametrize("dtype,atol", [(np.float32, 3e-7), (np.float64, 3e-15)])
+def test_kernel_softplus_against_torch(dtype, atol):
+    x = np.concatenate([np.linspace(-30, 30, 4001), [-1e4, 19.99, 20.0, 20.01, 1e4, -np.inf, np.inf, np.nan]]).astype(dtype)
+    xt = torch.from_numpy(x).requires_grad_()
+    sp = torch.nn.functional.softplus(xt)
+    sp.sum().backward()
+    want, dwant = sp.detach().numpy(), xt.grad.numpy()
+    got = _kernel_math("vsoftplus", x)[0]
+    got2, dgot = _kernel_math("vsoftplus_grad", x)
+    for name, g, w in (("softplus", got, want), ("softplus (with grad)", got2, want), ("d softplus", dgot, dwant)):
+        fin = np.isfinite(w)
+        err = np.max(np.abs(g[fin] - w[fin]) / np.maximum(1.0, np.abs(w[fin])))
+        print(f"{name} {dtype.__name__}: max err {err:.2e}")
+        assert np.array_equal(np.isnan(g), np.isnan(w)), name
+        assert np.array_equal(g[np.isinf(w)], w[np.isinf(w)]), name
+        assert err <= atol, name
+
+
+@pytest.mark.parametrize("n", [16, 3])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_non_finite_inputs_like_reference(n, dtype):
+    # inf/-inf steps (after softplus: inf and 0), an inf input and a NaN gate. With d_state a
+    # multiple of 16 the NaN/inf pattern equals the reference's; with padded states (n = 3) the
+    # same elements are non-finite (a padded state can turn an inf into NaN); finite ones agree.
+    args = make_args(2, 4, 10, n, dtype=dtype, seed=3)
+    with torch.no_grad():
+        args["delta"][0, 1, 4] = float("inf")
+        args["delta"][1, 2, 6] = float("-inf")
+        args["u"][1, 3, 2] = float("inf")
+        args["z"][0, 0, 5] = float("nan")
+        y_ref, s_ref = selective_scan_ref(**args, delta_softplus=True, return_last_state=True)
+        y_cpu, s_cpu = selective_scan_cpu(**args, delta_softplus=True, return_last_state=True)
+    for ref, cpu in ((y_ref, y_cpu), (s_ref, s_cpu)):
+        assert (~torch.isfinite(ref)).any()
+        assert torch.equal(torch.isfinite(ref), torch.isfinite(cpu))
+        fin = torch.isfinite(ref)
+        assert torch.allclose(cpu[fin], ref[fin], rtol=1e-5, atol=1e-5)
+        if n % 16 == 0:
+            assert torch.equal(torch.isnan(ref), torch.isnan(cpu))
+            assert torch.equal(ref[torch.isinf(ref)], cpu[torch.isinf(ref)])
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
@@ -145,7 +259,7 @@ def test_gradcheck_hand_written_backward():
 
 
 @settings(max_examples=15, deadline=None)
-@given(b=st.integers(1, 3), d=st.integers(1, 6), l=st.integers(1, 20), n=st.integers(1, 6),
+@given(b=st.integers(1, 3), d=st.integers(1, 6), l=st.integers(1, 20), n=st.integers(1, 20),
        seed=st.integers(0, 10_000))
 def test_property_cpu_equals_reference(b, d, l, n, seed):
     args = make_args(b, d, l, n, seed=seed)
