@@ -405,7 +405,7 @@ def fwd(u, delta, A2, Bg, Cg, Dv, z, bias, flags, kc, nch, y, last, ov, DL, XU, 
     (int8); kc = [NEAR_LIMIT, ln 2] in the compute dtype.
 
     Writes y (B, D, L), last (B, D, NP) (the final state) and, with save_o, o = s + D·u (B, D, L).
-    Scratch: DL, XU, S (nb·nch, L), H (nb·nch, 16)."""
+    Scratch: DL, XU (nb·nch, L), S (nb·nch, NP/16, L), H (nb·nch, 16)."""
     nb, nd, nl = u.shape
     ng = Bg.shape[1]
     nsp = A2.shape[1]
@@ -431,7 +431,6 @@ def fwd(u, delta, A2, Bg, Cg, Dv, z, bias, flags, kc, nch, y, last, ov, DL, XU, 
                 dt = vsoftplus(xx) if softplus else xx
                 DL[w, t] = dt
                 XU[w, t] = dt * u[b, d, t]
-                S[w, t] = zero
                 ib = _absbits(dt)
                 mb = ib if ib > mb else mb
             ma = _absbits(zero)
@@ -454,7 +453,7 @@ def fwd(u, delta, A2, Bg, Cg, Dv, z, bias, flags, kc, nch, y, last, ov, DL, XU, 
                             hn = vexp2_near(dt * A2[d, n0 + n]) * H[w, n] + x * Bg[b, g, t, n0 + n]
                             H[w, n] = hn
                             acc += hn * Cg[b, g, t, n0 + n]
-                        S[w, t] += acc
+                        S[w, kb, t] = acc
                 else:
                     for t in range(nl):
                         dt = DL[w, t]
@@ -464,20 +463,23 @@ def fwd(u, delta, A2, Bg, Cg, Dv, z, bias, flags, kc, nch, y, last, ov, DL, XU, 
                             hn = vexp2(dt * A2[d, n0 + n]) * H[w, n] + x * Bg[b, g, t, n0 + n]
                             H[w, n] = hn
                             acc += hn * Cg[b, g, t, n0 + n]
-                        S[w, t] += acc
+                        S[w, kb, t] = acc
                 for n in range(LANES):
                     last[b, d, n0 + n] = H[w, n]
+            for kb in range(1, nsp // LANES):  # s_t = sum of the blocks' read-outs
+                for t in range(nl):
+                    S[w, 0, t] += S[w, kb, t]
             dd = Dv[d] if has_d else zero
             if has_z:
                 for t in range(nl):
-                    o = S[w, t] + dd * u[b, d, t] if has_d else S[w, t]
+                    o = S[w, 0, t] + dd * u[b, d, t] if has_d else S[w, 0, t]
                     if save_o:
                         ov[b, d, t] = o
                     zt = z[b, d, t]
                     y[b, d, t] = o * (zt * _sigmoid(zt, one))
             else:
                 for t in range(nl):
-                    y[b, d, t] = S[w, t] + dd * u[b, d, t] if has_d else S[w, t]
+                    y[b, d, t] = S[w, 0, t] + dd * u[b, d, t] if has_d else S[w, 0, t]
 
 
 @njit(parallel=True, cache=True, fastmath=fm)
@@ -488,7 +490,8 @@ def bwd(u, delta, A2, Bg, Cg, Dv, z, bias, ov, flags, kc, nch, gy, glast,
 
     Writes du, ddelta, dz (B, D, L); dA_part (B, D, NP) (gradient of A, not A2); dB_part, dC_part
     (B, nch, G, L, NP) (accumulated: must start at 0); dD_part, dbias_part (B, D).  Scratch (first
-    index: work item): DL, XU, GS, SG, DXU, DDA (nb·nch, L); E, Q (nb·nch, L, 16); H, DH, DAL (nb·nch, 16)."""
+    index: work item): DL, XU, GS, SG (nb·nch, L); DXU, DDA (nb·nch, NP/16, L); E, Q (nb·nch, L, 16);
+    H, DH, DAL (nb·nch, 16)."""
     nb, nd, nl = u.shape
     ng = Bg.shape[1]
     nsp = A2.shape[1]
@@ -526,9 +529,6 @@ def bwd(u, delta, A2, Bg, Cg, Dv, z, bias, ov, flags, kc, nch, gy, glast,
                     XU[w, t] = dt * u[b, d, t]
                     ib = _absbits(dt)
                     mb = ib if ib > mb else mb
-            for t in range(nl):
-                DXU[w, t] = zero
-                DDA[w, t] = zero
             ma = _absbits(zero)
             for n in range(nsp):
                 ib = _absbits(A2[d, n])
@@ -601,15 +601,19 @@ def bwd(u, delta, A2, Bg, Cg, Dv, z, bias, ov, flags, kc, nch, gy, glast,
                         aa += pa * A2[d, n0 + n]
                         DAL[w, n] += pa * dt
                         DH[w, n] = dhn * E[w, t, n]
-                    DXU[w, t] += au
-                    DDA[w, t] += aa
+                    DXU[w, kb, t] = au
+                    DDA[w, kb, t] = aa
                 for n in range(LANES):
                     dA_part[b, d, n0 + n] = DAL[w, n]
+            for kb in range(1, nsp // LANES):  # sums over the state blocks
+                for t in range(nl):
+                    DXU[w, 0, t] += DXU[w, kb, t]
+                    DDA[w, 0, t] += DDA[w, kb, t]
             # row pass 2: du, dδ, d(bias)  (DDA holds Σ pa·A·log2 e)
             acc_b = zero
             for t in range(nl):
-                gx = DXU[w, t]
-                ddt = gx * u[b, d, t] + DDA[w, t] * ln2
+                gx = DXU[w, 0, t]
+                ddt = gx * u[b, d, t] + DDA[w, 0, t] * ln2
                 if softplus:
                     ddt = ddt * SG[w, t]
                 ddelta[b, d, t] = ddt

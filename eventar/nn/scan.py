@@ -239,7 +239,8 @@ class _ScanFused(torch.autograd.Function):
         nw = nb * nch
         fwd(_to_np(u), _to_np(delta), a2, _to_np(Bg), _to_np(Cg), _np_or(D, 1, npd),
             _np_or(z, (1, 1, 1), npd), _np_or(bias, 1, npd), flags, kc, nch, y, last, ov,
-            *(np.empty((nw, nl), dtype=npd) for _ in range(3)), np.empty((nw, lanes), dtype=npd))
+            np.empty((nw, nl), dtype=npd), np.empty((nw, nl), dtype=npd),
+            np.empty((nw, nsp // lanes, nl), dtype=npd), np.empty((nw, lanes), dtype=npd))
         ctx.save_for_backward(u, delta, A, Bg, Cg, D, z, bias)
         ctx.o = ov
         ctx.softplus = bool(softplus)
@@ -274,7 +275,8 @@ class _ScanFused(torch.autograd.Function):
         bwd(_to_np(u), _to_np(delta), a2, _to_np(Bg), _to_np(Cg), _np_or(D, 1, npd),
             _np_or(z, (1, 1, 1), npd), _np_or(bias, 1, npd), ctx.o, flags, kc, nch, gyn, gl,
             du, ddelta, dz, dA_part, dB_part, dC_part, dD_part, dbias_part,
-            *(np.empty((nw, nl), dtype=npd) for _ in range(6)),
+            *(np.empty((nw, nl), dtype=npd) for _ in range(4)),
+            *(np.empty((nw, nsp // lanes, nl), dtype=npd) for _ in range(2)),
             *(np.empty((nw, nl, lanes), dtype=npd) for _ in range(2)),
             *(np.empty((nw, lanes), dtype=npd) for _ in range(3)))
         dB = dB_part[:, 0] if nch == 1 else dB_part.sum(1)
