@@ -22,20 +22,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import update_results_section  # noqa: E402
-from bench_scan import make_inputs  # noqa: E402
+from bench_scan import eventar_fn, make_inputs  # noqa: E402
 
 from eventar.nn.scan import mamba_ssm_available, selective_scan, selective_scan_cpu, selective_scan_ref  # noqa: E402
-
-
-def _runner(t, gy, fn):
-    def run():
-        for v in t.values():
-            v.grad = None
-        y = fn(**t, delta_softplus=True)
-        y.backward(gy)
-        return y
-
-    return run
 
 
 def _median_time(fn, repeats, sync):
@@ -64,13 +53,13 @@ def main(argv=None) -> int:
     gy = cpu_gy.cuda()
     sync = torch.cuda.synchronize
     rows = []
-    ref_run = _runner(dev, gy, selective_scan_ref)
+    ref_run = eventar_fn(dev, gy, selective_scan_ref)
     y_ref = ref_run()
     g_ref = {k: v.grad.clone() for k, v in dev.items()}
     t_ref = _median_time(ref_run, max(3, args.repeats // 4), sync)
     rows.append(("eventar selective_scan_ref on the GPU (sequential loop)", t_ref, "—"))
     if mamba_ssm_available():
-        fused_run = _runner(dev, gy, lambda **kw: selective_scan(**kw, backend="mamba_ssm"))
+        fused_run = eventar_fn(dev, gy, lambda **kw: selective_scan(**kw, backend="mamba_ssm"))
         y_f = fused_run()
         scale = max(1.0, float(y_ref.detach().abs().max()))
         diffs = [f"out {float((y_f - y_ref).detach().abs().max()) / scale:.1e}"]
@@ -86,7 +75,7 @@ def main(argv=None) -> int:
 
     import numba
 
-    cpu_run = _runner(cpu_t, cpu_gy, selective_scan_cpu)
+    cpu_run = eventar_fn(cpu_t, cpu_gy, selective_scan_cpu)
     for threads in sorted({1, os.cpu_count() or 1}):
         torch.set_num_threads(threads)
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
