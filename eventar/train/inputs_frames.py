@@ -1,8 +1,8 @@
 """Frame-clip inputs for frame-based models (SpikMamba): each recording -> one clip of T frames.
 
-``count_frames``: events split into ``frames`` equal time bins over the recording (tonic's
-``ToFrame(n_time_bins=T)`` semantics: bin k covers [t0 + k·Δ, t0 + (k+1)·Δ), Δ = (t_last − t0) / T,
-the last event falls in the last bin), per-bin ON/OFF counts summed over ``downsample`` ×
+``count_frames``: events split into ``frames`` equal time bins over the recording by eventar's frame
+kernel (tonic's ``ToFrame(n_time_bins=T)`` edges: bin k covers [t0 + k·Δ, t0 + (k+1)·Δ),
+Δ = (t_last − t0) // T, with ``include_last=True`` so the last bin runs to the last event), per-bin ON/OFF counts summed over ``downsample`` ×
 ``downsample`` pixel blocks, optionally ``log1p``-compressed.  Sample: (T, 2, H/ds, W/ds) float32;
 the model gets x: (B, T, 2, H/ds, W/ds).  Training augmentation: a horizontal flip of the whole
 clip with probability ``flip_p`` (default 0: the official SpikMamba recipe's RandomHorizontalFlip
@@ -16,6 +16,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ..errors import ConfigError
+from ..kernels import to_frame
 from .inputs import InputSpec, register_input
 
 
@@ -23,25 +24,24 @@ def count_frame_clip(events: np.ndarray, sensor_size: Tuple[int, int, int], fram
                      downsample: int = 1, log1p: bool = False) -> np.ndarray:
     """Events (EVENT_DTYPE: t µs, x, y, p) -> (frames, 2, H // ds, W // ds) float32 counts.
 
-    Channel 0 counts OFF (p = 0), channel 1 ON events. An empty recording gives zeros.
+    The frames are :func:`eventar.kernels.to_frame` with ``n_time_bins=frames`` and
+    ``include_last=True`` (tonic's bin edges, with no event dropped) on the ``ds`` × ``ds`` block
+    grid; pixels beyond the last whole block (W or H not a multiple of ds) are left out, and the bins
+    span the events that remain.  Channel 0 counts OFF (p = 0), channel 1 ON events.  An empty
+    recording gives zeros.
     """
     w, h = int(sensor_size[0]), int(sensor_size[1])
     ds = int(downsample)
     hh, ww = h // ds, w // ds
-    out = np.zeros((frames, 2, hh, ww), dtype=np.float32)
-    if len(events) == 0:
-        return out
-    t = events["t"].astype(np.int64)
-    t0, t1 = int(t[0]), int(t[-1])
-    span = max(t1 - t0, 1)
-    k = np.minimum(((t - t0) * frames) // span, frames - 1)
-    x = events["x"].astype(np.int64) // ds
-    y = events["y"].astype(np.int64) // ds
-    keep = (x < ww) & (y < hh)  # pixels beyond a whole block (W not a multiple of ds) are dropped
-    p = (events["p"] > 0).astype(np.int64)
-    idx = ((k * 2 + p) * hh + y) * ww + x
-    counts = np.bincount(idx[keep], minlength=out.size)
-    out[...] = counts.reshape(out.shape)
+    x = events["x"] // ds
+    y = events["y"] // ds
+    keep = (x < ww) & (y < hh)
+    t, p = events["t"], events["p"]
+    if not keep.all():
+        t, x, y, p = t[keep], x[keep], y[keep], p[keep]
+    if len(t) == 0:
+        return np.zeros((frames, 2, hh, ww), dtype=np.float32)
+    out = to_frame(t, x, y, p, (ww, hh, 2), n_time_bins=frames, include_last=True).astype(np.float32)
     return np.log1p(out) if log1p else out
 
 
@@ -60,7 +60,7 @@ def count_frames(frames: int = 8, downsample: int = 4, log1p: bool = False, flip
     def augment(clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return np.ascontiguousarray(clip[..., ::-1]) if rng.random() < flip_p else clip
 
-    key = f"count_frames:v1:frames={frames},downsample={downsample},log1p={bool(log1p)}"
+    key = f"count_frames:v2:frames={frames},downsample={downsample},log1p={bool(log1p)}"
     return InputSpec(prepare=prepare, cache_key=key, augment=augment if flip_p > 0 else None)
 
 

@@ -55,3 +55,22 @@ def test_afe_frames_shape_and_range():
     x = spec.prepare(ev, (128, 128, 2))
     assert x.shape == (1, 4, 3, 32, 32) and x.dtype == np.float32
     assert 0.0 <= x.min() and x.max() <= 1.0 and x.std() > 0
+
+
+def test_count_frames_equal_eventar_frames_of_the_block_grid():
+    """The clip is ToFrame(n_time_bins, include_last=True) of the downsampled events (one binning
+    rule in the package); pixels past the last whole block are dropped, every other event counts once."""
+    from eventar.transforms import ToFrame
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    ev = make_events(t=np.sort(rng.integers(0, 1_000_000, n)), x=rng.integers(0, 35, n), y=rng.integers(0, 22, n),
+                     p=rng.integers(0, 2, n))
+    clip = count_frame_clip(ev, (35, 22, 2), frames=6, downsample=4)  # 8 x 5 blocks; x >= 32, y >= 20 dropped
+    keep = (ev["x"] < 32) & (ev["y"] < 20)
+    small = ev[keep].copy()
+    small["x"] //= 4
+    small["y"] //= 4
+    want = ToFrame((8, 5, 2), n_time_bins=6, include_last=True)(small)
+    np.testing.assert_array_equal(clip, want.astype(np.float32))
+    assert clip.sum() == keep.sum()
