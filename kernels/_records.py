@@ -116,29 +116,33 @@ def record_view(columns: Sequence[np.ndarray], names: Sequence[str]) -> Optional
 # --------------------------------------------------------------------------------------------
 
 
+def _field(src, name, j):
+    return src[name][j] if isinstance(src, np.ndarray) else getattr(src, name)[j]
+
+
 def ev_len(src):
-    """Number of events in ``src`` (numba only)."""
-    raise NotImplementedError("numba only")
+    """Number of events in ``src`` (a record array or a named tuple of columns; numba compiles the overload)."""
+    return src.shape[0] if isinstance(src, np.ndarray) else len(src.x)
 
 
 def ev_t(src, j):
-    """Timestamp of event ``j`` (numba only)."""
-    raise NotImplementedError("numba only")
+    """Timestamp (µs) of event ``j`` of ``src``."""
+    return _field(src, "t", j)
 
 
 def ev_x(src, j):
-    """x of event ``j`` (numba only)."""
-    raise NotImplementedError("numba only")
+    """x of event ``j`` of ``src``."""
+    return _field(src, "x", j)
 
 
 def ev_y(src, j):
-    """y of event ``j`` (numba only)."""
-    raise NotImplementedError("numba only")
+    """y of event ``j`` of ``src``."""
+    return _field(src, "y", j)
 
 
 def ev_p(src, j):
-    """Polarity of event ``j`` (numba only)."""
-    raise NotImplementedError("numba only")
+    """Polarity of event ``j`` of ``src``."""
+    return _field(src, "p", j)
 
 
 def _is_records(src) -> bool:

@@ -3,6 +3,7 @@ beyond the memory of the arrays they come from, None where the columns are not o
 
 from __future__ import annotations
 
+import collections
 import gc
 
 import numpy as np
@@ -107,3 +108,17 @@ def test_view_keeps_the_memory_alive():
     gc.collect()
     np.zeros(1000, TONIC_DTYPE)  # would reuse freed memory
     assert view["x"].tolist() == [i % 7 for i in range(1000)]
+
+
+def test_event_accessors_also_work_in_plain_python():
+    """ev_len / ev_t / ev_x / ev_y / ev_p read a record array and a columns tuple alike outside numba."""
+    import numpy as np
+
+    from eventar.events import make_events
+    from eventar.kernels import _records as R
+
+    ev = make_events(t=[10, 20, 30], x=[1, 2, 3], y=[4, 5, 6], p=[0, 1, 1])
+    cols = collections.namedtuple("Cols", "t x y p")(*(np.asarray(ev[k]) for k in "txyp"))
+    for src in (ev, cols):
+        assert R.ev_len(src) == 3
+        assert (R.ev_t(src, 2), R.ev_x(src, 1), R.ev_y(src, 0), R.ev_p(src, 1)) == (30, 2, 4, 1)
