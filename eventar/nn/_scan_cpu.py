@@ -106,6 +106,19 @@ def _exp_f8(x):  # pragma: no cover - compiled
     return p * scale
 
 
+def _per_dtype(fn, impl_f4, impl_f8) -> None:
+    """Give the one-argument scalar function ``fn`` its numba implementations: ``impl_f4`` for a
+    float32 argument, ``impl_f8`` for a float64 one (called from Python, ``fn`` runs as written)."""
+
+    @overload(fn, jit_options={"fastmath": fm}, strict=False)
+    def _typer(x):
+        if x == types.float32:
+            return impl_f4
+        if x == types.float64:
+            return impl_f8
+        return None
+
+
 def vexp(x):
     """e^x of one float32/float64 scalar, branch-free so that loops over it vectorise (module docstring).
 
@@ -113,13 +126,7 @@ def vexp(x):
     return math.exp(x)
 
 
-@overload(vexp, jit_options={"fastmath": fm})
-def _vexp_impl(x):
-    if x == types.float32:
-        return _exp_f4
-    if x == types.float64:
-        return _exp_f8
-    return None
+_per_dtype(vexp, _exp_f4, _exp_f8)
 
 
 # 2^y, the kernels' exp(Δ·A) = 2^(Δ·A·log2 e) with A·log2 e precomputed: k = rint(y), r = y - k
@@ -205,22 +212,10 @@ def vexp2_near(y):
     return 2.0 ** y
 
 
-@overload(vexp2, jit_options={"fastmath": fm})
-def _vexp2_impl(y):
-    if y == types.float32:
-        return _exp2_f4
-    if y == types.float64:
-        return _exp2_f8
-    return None
+_per_dtype(vexp2, _exp2_f4, _exp2_f8)
 
 
-@overload(vexp2_near, jit_options={"fastmath": fm})
-def _vexp2_near_impl(y):
-    if y == types.float32:
-        return _exp2_near_f4
-    if y == types.float64:
-        return _exp2_near_f8
-    return None
+_per_dtype(vexp2_near, _exp2_near_f4, _exp2_near_f8)
 
 
 # |x| as an integer (the float's bits without the sign): for non-negative floats the order of the
@@ -258,13 +253,7 @@ def _bits2float(i, x):
     return np.asarray(i).view(np.asarray(x).dtype)[()]
 
 
-@overload(_absbits, jit_options={"fastmath": fm})
-def _absbits_impl(x):
-    if x == types.float32:
-        return _absbits_f4
-    if x == types.float64:
-        return _absbits_f8
-    return None
+_per_dtype(_absbits, _absbits_f4, _absbits_f8)
 
 
 @overload(_bits2float, jit_options={"fastmath": fm})
@@ -366,22 +355,10 @@ def vsoftplus_grad(x):
     return (x, 1.0) if x > 20.0 else (math.log1p(math.exp(x)), 1.0 / (1.0 + math.exp(-x)))
 
 
-@overload(vsoftplus, jit_options={"fastmath": fm})
-def _vsoftplus_impl(x):
-    if x == types.float32:
-        return _softplus_f4
-    if x == types.float64:
-        return _softplus_f8
-    return None
+_per_dtype(vsoftplus, _softplus_f4, _softplus_f8)
 
 
-@overload(vsoftplus_grad, jit_options={"fastmath": fm})
-def _vsoftplus_grad_impl(x):
-    if x == types.float32:
-        return _softplus_grad_f4
-    if x == types.float64:
-        return _softplus_grad_f8
-    return None
+_per_dtype(vsoftplus_grad, _softplus_grad_f4, _softplus_grad_f8)
 
 
 @njit(fastmath=fm, inline="always")
