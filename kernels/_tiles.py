@@ -15,12 +15,12 @@ If that is not possible the tile is capped at 48 KiB and the plane split into mo
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from typing import Callable, Dict, Tuple
 
 DEFAULT_SMEM = 48 * 1024
 LIMIT = 0  # bytes of shared memory per tile; 0 = the device's opt-in limit (benchmarks compare)
 
-_OPTED_IN: Dict[Tuple[int, int], int] = {}  # (id(dispatcher), device) -> dynamic bytes granted
+_OPTED_IN: Dict[int, int] = {}  # id(dispatcher) -> dynamic shared bytes granted
 
 
 def simulator() -> bool:
@@ -62,7 +62,7 @@ def plan(plane: int, itemsize: int, tile: int = 0, limit: int = 0) -> Tuple[int,
 
 def _raise_dynamic_limit(dispatcher, args, nbytes: int) -> bool:
     """Let ``dispatcher``'s kernel for ``args`` use ``nbytes`` of dynamic shared memory."""
-    key = (id(dispatcher), 0)
+    key = id(dispatcher)
     if _OPTED_IN.get(key, DEFAULT_SMEM) >= nbytes:
         return True
     try:
@@ -97,3 +97,31 @@ def launch(dispatcher, n_blocks: int, threads: int, smem_bytes: int, args) -> bo
         return False
     dispatcher[n_blocks, threads, 0, smem_bytes](*args)
     return True
+
+
+def launch_tiled(dispatcher, n_slices: int, plane: int, itemsize: int, tile: int,
+                 args_for: Callable[[int, int], tuple]) -> None:
+    """Launch one block per (slice, tile): tiles as large as the device grants, else 48 KiB.
+
+    ``args_for(counters_per_tile, n_tiles)`` builds the kernel's arguments; ``tile`` as :func:`plan`.
+    """
+    for limit in (0, DEFAULT_SMEM):  # a 48 KiB plan always launches
+        size, n_tiles = plan(plane, itemsize, tile, limit)
+        if launch(dispatcher, n_slices * n_tiles, threads_per_block(), itemsize * size, args_for(size, n_tiles)):
+            return
+
+
+def zero_tile(buf, size, tid, nthr):
+    """Device helper: ``buf[:size] = 0`` by the block's ``nthr`` threads (thread ``tid``'s share)."""
+    i = tid
+    while i < size:
+        buf[i] = 0
+        i += nthr
+
+
+def store_tile(buf, out, base, size, tid, nthr):
+    """Device helper: ``out[base:base + size] = buf[:size]``, coalesced across the block's threads."""
+    i = tid
+    while i < size:
+        out[base + i] = buf[i]
+        i += nthr

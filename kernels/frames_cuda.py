@@ -54,6 +54,8 @@ def _kernels():
     cuda = _jit.cuda_module()
     search_left = _jit.cuda_device_functions()[3]
     bin_window_dev = cuda.jit(device=True)(bin_window)
+    zero_tile = cuda.jit(device=True)(_tiles.zero_tile)
+    store_tile = cuda.jit(device=True)(_tiles.store_tile)
 
     @cuda.jit
     def bounds(t, offsets, n_bins, overlap, by_events, include_last, starts, ends):
@@ -93,10 +95,7 @@ def _kernels():
         slc = blk // n_tiles  # flat (stream, slice)
         first = (blk - slc * n_tiles) * tile
         size = min(tile, plane - first)
-        i = tid
-        while i < size:
-            counts[i] = 0
-            i += nthr
+        zero_tile(counts, size, tid, nthr)
         cuda.syncthreads()
         # pixel arithmetic in int32 (64-bit integer multiplies are several instructions on a GPU)
         w32 = np.int32(w)
@@ -120,11 +119,7 @@ def _kernels():
                     cuda.atomic.add(counts, idx, 1)
             j += nthr
         cuda.syncthreads()
-        base = slc * plane + first
-        i = tid
-        while i < size:
-            out[base + i] = counts[i]
-            i += nthr
+        store_tile(counts, out, slc * plane + first, size, tid, nthr)
 
     return bounds, count
 
@@ -160,14 +155,8 @@ def to_frame_cuda_batch(t, x, y, p, offsets, sensor_size, *, n_time_bins=None, n
                             starts, ends)
     out = empty_like_device(t, (n_streams * n_bins * plane,), "int32")
     bad = full_like_device(t, (1,), NO_BAD, "int64")
-    n_tiles_total = None
-    for limit in (0, _tiles.DEFAULT_SMEM):
-        size, n_tiles = _tiles.plan(plane, 4, tile, limit)
-        args = (x, y, p, starts, ends, out, n_tiles, size, plane, h, w, npol == 2, bad)
-        if _tiles.launch(count, n_streams * n_bins * n_tiles, _tiles.threads_per_block(), 4 * size, args):
-            n_tiles_total = n_tiles
-            break
-    assert n_tiles_total is not None  # the 48 KiB plan always launches
+    _tiles.launch_tiled(count, n_streams * n_bins, plane, 4, tile,
+                        lambda size, n_tiles: (x, y, p, starts, ends, out, n_tiles, size, plane, h, w, npol == 2, bad))
     first_bad = int(to_host(bad)[0])
     if first_bad != NO_BAD:
         raise EventValidationError(f"event {first_bad} of the batch: (x, y) is outside the {w}x{h} sensor")

@@ -51,6 +51,8 @@ def _kernels():
     global cuda  # a module global: the CUDA simulator patches kernels' globals named like numba.cuda
     cuda = _jit.cuda_module()
     bin_dev = cuda.jit(device=True)(voxel_bin)
+    zero_tile = cuda.jit(device=True)(_tiles.zero_tile)
+    store_tile = cuda.jit(device=True)(_tiles.store_tile)
 
     @cuda.jit
     def edges(t, offsets, n_bins, first_of_bin):
@@ -86,10 +88,7 @@ def _kernels():
         size = min(tile, plane - first)
         b = slc // n_bins
         k = slc - b * n_bins
-        i = tid
-        while i < size:
-            acc[i] = 0.0
-            i += nthr
+        zero_tile(acc, size, tid, nthr)
         cuda.syncthreads()
         lo = offsets[b]
         hi = offsets[b + 1]
@@ -155,11 +154,7 @@ def _kernels():
                         cuda.atomic.min(unsorted, 0, j)
                     j += nthr
         cuda.syncthreads()
-        base = slc * plane + first
-        i = tid
-        while i < size:
-            out[base + i] = acc[i]
-            i += nthr
+        store_tile(acc, out, slc * plane + first, size, tid, nthr)
 
     return edges, accumulate
 
@@ -193,15 +188,9 @@ def to_voxel_cuda_batch(t, x, y, p, offsets, sensor_size, n_time_bins, per_polar
     out = empty_like_device(t, (n_streams * n_bins * plane,), "float64")
     bad = full_like_device(t, (1,), NO_BAD, "int64")
     unsorted = full_like_device(t, (1,), NO_BAD, "int64")
-    launched = False
-    for limit in (0, _tiles.DEFAULT_SMEM):
-        size, n_tiles = _tiles.plan(plane, 8, tile, limit)
-        args = (t, x, y, p, offsets, first_of_bin, out, n_bins, n_tiles, size, plane, h, w, bool(per_polarity),
-                bad, unsorted)
-        if _tiles.launch(accumulate, n_streams * n_bins * n_tiles, _tiles.threads_per_block(), 8 * size, args):
-            launched = True
-            break
-    assert launched  # the 48 KiB plan always launches
+    _tiles.launch_tiled(accumulate, n_streams * n_bins, plane, 8, tile,
+                        lambda size, n_tiles: (t, x, y, p, offsets, first_of_bin, out, n_bins, n_tiles, size, plane,
+                                               h, w, bool(per_polarity), bad, unsorted))
     first_bad = int(to_host(bad)[0])
     if first_bad != NO_BAD:
         raise EventValidationError(f"event {first_bad} of the batch: (x, y) is outside the {w}x{h} sensor")
