@@ -95,6 +95,51 @@ def check_parity(cols, offsets, frames, voxels, n_bins: int) -> str:
     return f"frames identical on all {len(off) - 1} streams; voxel grids within {worst:.1e} (relative)"
 
 
+def registers(unroll: int) -> str:
+    """Registers per thread of the compiled frame and voxel kernels (numba's report), as text."""
+    from eventar.kernels import frames_cuda, voxel_cuda
+
+    out = []
+    for name, kernel in (("frames", frames_cuda._count_kernel(unroll)), ("voxel", voxel_cuda._accumulate_kernel(unroll))):
+        try:
+            regs = kernel.get_regs_per_thread()
+            regs = sorted(set(regs.values())) if isinstance(regs, dict) else [regs]
+            out.append(f"{name} {'/'.join(map(str, regs))}")
+        except Exception as exc:  # depends on the numba-cuda version
+            out.append(f"{name} n/a ({type(exc).__name__})")
+    return ", ".join(out)
+
+
+def sweep_launch_configs(cols, off, n_bins: int, repeats: int) -> list:
+    """Table rows timing frames_batch and voxel_batch under each (threads, tile limit, unroll) of
+    :mod:`eventar.kernels._tiles`; a configuration that cannot launch is shown as –."""
+    from eventar.kernels import _tiles
+    from eventar.transforms import frames_batch, voxel_batch
+
+    def timed(fn):
+        try:
+            return f"{cuda_time(fn, repeats) * 1e3:.3f}"
+        except Exception as exc:  # e.g. too many resources requested for launch
+            print("did not launch:", type(exc).__name__, exc, flush=True)
+            return "–"
+
+    keep = (_tiles.THREADS, _tiles.LIMIT, _tiles.UNROLL)
+    rows = []
+    try:
+        for threads in (256, 512, 1024):
+            for limit in (_tiles.DEFAULT_SMEM, 0):
+                for unroll in (1, 2, 4, 8):
+                    _tiles.THREADS, _tiles.LIMIT, _tiles.UNROLL = threads, limit, unroll
+                    fr = timed(lambda: frames_batch(cols, off, SENSOR, n_time_bins=n_bins))
+                    vx = timed(lambda: voxel_batch(cols, off, SENSOR, n_bins))
+                    rows.append(f"| {threads} | {'48 KiB' if limit else 'opt-in max'} | {unroll} | {fr} | {vx} |")
+                    print(rows[-1], flush=True)
+    finally:
+        _tiles.THREADS, _tiles.LIMIT, _tiles.UNROLL = keep
+    rows.append(f"\nShared-memory opt-in granted: {sorted(set(_tiles._OPTED_IN.values())) or 'no'}.")
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=float, default=1e8)
@@ -133,25 +178,18 @@ def main(argv=None) -> int:
         print(rows[-1], flush=True)
     variants = []
     if args.variants:
-        from eventar.kernels import _tiles
+        variants = ["", "Launch configurations (same input; frames / voxel ms; – = did not launch):", "",
+                    "| threads per block | shared memory per tile | events in flight per thread | frames ms | voxel ms |",
+                    "|---:|---:|---:|---:|---:|", *sweep_launch_configs(cols, off, T, args.repeats)]
+    from eventar.kernels import _tiles
 
-        keep = (_tiles.THREADS, _tiles.LIMIT)
-        variants = ["", "Launch configurations (same input; frames / voxel ms):", "",
-                    "| threads per block | shared memory per tile | frames ms | voxel ms |", "|---:|---:|---:|---:|"]
-        for threads in (256, 512, 1024):
-            for limit in (_tiles.DEFAULT_SMEM, 0):
-                _tiles.THREADS, _tiles.LIMIT = threads, limit
-                fr = cuda_time(lambda: frames_batch(cols, off, SENSOR, n_time_bins=T), args.repeats)
-                vx = cuda_time(lambda: voxel_batch(cols, off, SENSOR, T), args.repeats)
-                variants.append(f"| {threads} | {'48 KiB' if limit else 'opt-in max'} | {fr * 1e3:.3f} | {vx * 1e3:.3f} |")
-                print(variants[-1], flush=True)
-        _tiles.THREADS, _tiles.LIMIT = keep
-        variants.append(f"\nShared-memory opt-in granted: {sorted(_tiles._OPTED_IN.values()) or 'no'}.")
+    config = (f"Defaults: {_tiles.THREADS} threads per block, tiles up to the shared-memory opt-in limit, "
+              f"{_tiles.UNROLL} events in flight per thread; registers per thread: {registers(_tiles.UNROLL)}.")
     body = "\n".join([
         f"Device: {torch.cuda.get_device_name()}, torch {torch.__version__}. "
         f"Command: `python benchmarks/bench_representations_gpu.py --events {args.events:.0e} --streams {nb}`. "
         f"Ragged batch of {nb} streams, {total:.0e} events (int64 t, int16 x/y, uint8 p), {T} bins, "
-        f"128×128×2; medians of {args.repeats} CUDA-event-timed calls. Parity: {parity}.",
+        f"128×128×2; medians of {args.repeats} CUDA-event-timed calls. Parity: {parity}. {config}",
         "",
         "| kernel | ms | G ev/s | effective bandwidth | % of copy bandwidth |",
         "|---|---:|---:|---:|---:|",

@@ -31,11 +31,21 @@ def simulator() -> bool:
 
 
 THREADS = 1024  # per block on a GPU (benchmarks/bench_representations_gpu.py compares others)
+UNROLL = 4  # events whose loads each thread issues before it counts them (likewise compared there)
+# 65536 registers per block / 1024 threads: a tiled kernel compiled within this always launches
+# with THREADS = 1024 (ptxas, sm_90: frames 40 and voxel grids 60 registers at UNROLL = 4)
+MAX_REGISTERS = 64
 
 
 def threads_per_block() -> int:
     """:data:`THREADS` on a GPU; 32 in the simulator, which runs every thread of a block as a Python thread."""
     return 32 if simulator() else THREADS
+
+
+def kernel_options() -> dict:
+    """``cuda.jit`` options of the tiled kernels: at most :data:`MAX_REGISTERS` per thread on a GPU
+    (the simulator takes no register limit)."""
+    return {} if simulator() else {"max_registers": MAX_REGISTERS}
 
 
 def optin_limit() -> int:

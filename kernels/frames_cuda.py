@@ -8,7 +8,10 @@ kernel's exactly.
 1. ``bounds`` – one thread per (stream, slice): the slice's event index range [start, end).
 2. ``count`` – one thread block per (stream, slice, tile of the (P, H, W) plane); see
    :mod:`eventar.kernels._tiles`.  The block counts the slice's events that land in its tile with
-   shared-memory atomics and writes the tile out once.
+   shared-memory atomics and writes the tile out once.  Each thread first loads the x, y, p of
+   ``_tiles.UNROLL`` events (stride: the block size), then counts them: that many independent
+   loads in flight per thread, where one load-then-atomic per step left the loop waiting on memory
+   (H100, 1e8 events: 15 % of the copy bandwidth).
 
 Counts are int32 (a pixel's count is at most its stream's length, < 2**31 events).  Events outside
 the sensor raise :class:`EventValidationError` naming the first one (batch index).
@@ -49,13 +52,11 @@ def bin_window(t0, t_last, n_events, k, n_bins, overlap, by_events):
 
 
 @functools.lru_cache(maxsize=None)
-def _kernels():
+def _bounds_kernel():
     global cuda  # a module global: the CUDA simulator patches kernels' globals named like numba.cuda
     cuda = _jit.cuda_module()
     search_left = _jit.cuda_device_functions()[3]
     bin_window_dev = cuda.jit(device=True)(bin_window)
-    zero_tile = cuda.jit(device=True)(_tiles.zero_tile)
-    store_tile = cuda.jit(device=True)(_tiles.store_tile)
 
     @cuda.jit
     def bounds(t, offsets, n_bins, overlap, by_events, include_last, starts, ends):
@@ -86,9 +87,39 @@ def _kernels():
         starts[gid] = s
         ends[gid] = e
 
-    @cuda.jit
+    return bounds
+
+
+def count_event(counts, xj, yj, on, j, w32, h32, hw, first32, size32, two_pol, report, bad):
+    """Device helper: add event ``j`` at (xj, yj), polarity ``on``, to the block's tile ``counts``
+    (counters ``first32 .. first32 + size32`` of the (P, H, W) plane), or, when ``report``,
+    record it in ``bad`` if it lies outside the W x H sensor (int32 pixel arithmetic)."""
+    if xj < 0 or xj >= w32 or yj < 0 or yj >= h32:
+        if report:
+            cuda.atomic.min(bad, 0, j)
+        return
+    idx = yj * w32 + xj - first32
+    if two_pol and on:
+        idx += hw
+    if idx >= 0 and idx < size32:
+        cuda.atomic.add(counts, idx, 1)
+
+
+@functools.lru_cache(maxsize=None)
+def _count_kernel(unroll: int):
+    """The counting kernel with ``unroll`` events in flight per thread (a compile-time constant)."""
+    global cuda
+    cuda = _jit.cuda_module()
+    count_event_dev = cuda.jit(device=True)(count_event)
+    zero_tile = cuda.jit(device=True)(_tiles.zero_tile)
+    store_tile = cuda.jit(device=True)(_tiles.store_tile)
+
+    @cuda.jit(**_tiles.kernel_options())
     def count(x, y, p, starts, ends, out, n_tiles, tile, plane, h, w, two_pol, bad):
         counts = cuda.shared.array(0, dtype=numba.int32)
+        xs = cuda.local.array(unroll, dtype=numba.int32)
+        ys = cuda.local.array(unroll, dtype=numba.int32)
+        ons = cuda.local.array(unroll, dtype=numba.boolean)
         tid = cuda.threadIdx.x
         nthr = cuda.blockDim.x
         blk = cuda.blockIdx.x
@@ -106,22 +137,25 @@ def _kernels():
         j = starts[slc] + tid
         e = ends[slc]
         while j < e:
-            xj = np.int32(x[j])
-            yj = np.int32(y[j])
-            if xj < 0 or xj >= w32 or yj < 0 or yj >= h32:
-                if first == 0:
-                    cuda.atomic.min(bad, 0, j)
-            else:
-                idx = yj * w32 + xj - first32
-                if two_pol and p[j] > 0:
-                    idx += hw
-                if idx >= 0 and idx < size32:
-                    cuda.atomic.add(counts, idx, 1)
-            j += nthr
+            # all loads first (indices clamped into the slice), then the atomics: `unroll`
+            # independent loads per column in flight per thread instead of one
+            for u in range(unroll):
+                ju = j + u * nthr
+                if ju >= e:
+                    ju = e - 1
+                xs[u] = x[ju]
+                ys[u] = y[ju]
+                ons[u] = p[ju] > 0
+            for u in range(unroll):
+                ju = j + u * nthr
+                if ju < e:
+                    count_event_dev(counts, xs[u], ys[u], ons[u], ju, w32, h32, hw, first32, size32, two_pol,
+                                    first == 0, bad)
+            j += unroll * nthr
         cuda.syncthreads()
         store_tile(counts, out, slc * plane + first, size, tid, nthr)
 
-    return bounds, count
+    return count
 
 
 def to_frame_cuda_batch(t, x, y, p, offsets, sensor_size, *, n_time_bins=None, n_event_bins=None, overlap=0.0,
@@ -140,7 +174,7 @@ def to_frame_cuda_batch(t, x, y, p, offsets, sensor_size, *, n_time_bins=None, n
         (B, T, P, H, W) int32, the same kind of array as ``t`` (on its device).
     """
     mode = check_slicing(None, None, n_time_bins, n_event_bins, overlap, include_last)
-    bounds, count = _kernels()
+    bounds, count = _bounds_kernel(), _count_kernel(_tiles.UNROLL)
     n_bins = int(n_time_bins if mode == "n_time_bins" else n_event_bins)
     w, h, npol = (int(v) for v in sensor_size)
     n_streams = int(offsets.shape[0]) - 1

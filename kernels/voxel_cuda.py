@@ -9,8 +9,11 @@ Because each stream is sorted by t, the events whose ``floor(ts)`` is k form one
 1. ``edges`` – one thread per (stream, k ≤ T): the first event of the stream with bin ≥ k
    (binary search on the same float64 formula).
 2. ``accumulate`` – one thread block per (stream, bin k, tile of the (C, H, W) plane)
-   (:mod:`eventar.kernels._tiles`): the left weights of bin k's events and the right weights of
-   bin k−1's events go into a float64 tile in shared memory, which is then written out once.
+   (:mod:`eventar.kernels._tiles`): the right weights of bin k−1's events and the left weights of
+   bin k's events (one index range of the sorted stream) go into a float64 tile in shared memory,
+   which is then written out once.  Like the frame kernel, each thread loads ``_tiles.UNROLL``
+   events before it adds them.  (On sm_90 a float64 shared-memory atomic add is a compare-and-swap
+   loop; 32-bit integer adds are the only native shared atomics.)
 
 Results equal the CPU kernel's up to the order of float64 additions (relative ~1e-16).  A stream
 that is not sorted by t, or an event outside the sensor, raises :class:`EventValidationError`
@@ -31,6 +34,7 @@ from ._arrays import empty_like_device, full_like_device, launch_1d, to_host, ze
 from .voxel import _check
 
 cuda = None  # numba.cuda, bound on first GPU use (never at import time)
+bin_dev = None  # voxel_bin as a CUDA device function, likewise
 
 NO_BAD = int(np.iinfo(np.int64).max)
 
@@ -47,12 +51,17 @@ def voxel_bin(tj, t0, duration, n_bins):
 
 
 @functools.lru_cache(maxsize=None)
-def _kernels():
-    global cuda  # a module global: the CUDA simulator patches kernels' globals named like numba.cuda
+def _bind_device_globals() -> None:
+    """Bind :data:`cuda` and :data:`bin_dev` (module globals: the CUDA simulator patches kernels'
+    globals named like numba.cuda, and device helpers find ``bin_dev`` there)."""
+    global cuda, bin_dev
     cuda = _jit.cuda_module()
     bin_dev = cuda.jit(device=True)(voxel_bin)
-    zero_tile = cuda.jit(device=True)(_tiles.zero_tile)
-    store_tile = cuda.jit(device=True)(_tiles.store_tile)
+
+
+@functools.lru_cache(maxsize=None)
+def _edges_kernel():
+    _bind_device_globals()
 
     @cuda.jit
     def edges(t, offsets, n_bins, first_of_bin):
@@ -76,10 +85,51 @@ def _kernels():
                     hi = mid
         first_of_bin[gid] = lo
 
-    @cuda.jit
+    return edges
+
+
+def add_event(acc, tj, xj, yj, on, j, k, right, t0, duration, n_bins, w32, h32, hw, first32, size32, per_polarity,
+              report, bad, unsorted):
+    """Device helper: event ``j`` (t ``tj`` µs, pixel (xj, yj), polarity ``on``) adds its weight for
+    bin ``k`` to the block's float64 tile ``acc``: ``1 − frac(ts)`` when its own bin is k, ``frac(ts)``
+    when it is k − 1 (``right``), exactly as the CPU kernel computes them.  With ``report`` it
+    records an event outside the sensor in ``bad`` and one whose bin is not the expected one (the
+    stream is not sorted) in ``unsorted``."""
+    if xj < 0 or xj >= w32 or yj < 0 or yj >= h32:
+        if report and not right:
+            cuda.atomic.min(bad, 0, j)
+        return
+    ts, ti = bin_dev(tj, t0, duration, n_bins)
+    if report and ti != (k - 1 if right else k):
+        cuda.atomic.min(unsorted, 0, j)
+    dt = ts - ti
+    weight = dt if right else 1.0 - dt
+    idx = yj * w32 + xj - first32
+    if per_polarity:
+        if on:
+            idx += hw
+    elif not on:
+        weight = -weight
+    if idx >= 0 and idx < size32:
+        cuda.atomic.add(acc, idx, weight)
+
+
+@functools.lru_cache(maxsize=None)
+def _accumulate_kernel(unroll: int):
+    """The accumulation kernel with ``unroll`` events in flight per thread (a compile-time constant)."""
+    _bind_device_globals()
+    add_event_dev = cuda.jit(device=True)(add_event)
+    zero_tile = cuda.jit(device=True)(_tiles.zero_tile)
+    store_tile = cuda.jit(device=True)(_tiles.store_tile)
+
+    @cuda.jit(**_tiles.kernel_options())
     def accumulate(t, x, y, p, offsets, first_of_bin, out, n_bins, n_tiles, tile, plane, h, w,
                    per_polarity, bad, unsorted):
         acc = cuda.shared.array(0, dtype=numba.float64)
+        ts_ = cuda.local.array(unroll, dtype=numba.int64)
+        xs = cuda.local.array(unroll, dtype=numba.int32)
+        ys = cuda.local.array(unroll, dtype=numba.int32)
+        ons = cuda.local.array(unroll, dtype=numba.boolean)
         tid = cuda.threadIdx.x
         nthr = cuda.blockDim.x
         blk = cuda.blockIdx.x
@@ -99,46 +149,31 @@ def _kernels():
         hw = h32 * w32
         first32 = np.int32(first)
         size32 = np.int32(size)
+        report = first == 0  # one block per (stream, bin) reports errors
         if hi > lo:
             t0 = float(t[lo])
             duration = float(t[hi - 1] - t[lo])
-            # pass 0: left weights of bin k's events; pass 1: right weights of bin k-1's events
-            for side in range(2):
-                if side == 0:
-                    j = first_of_bin[e0 + k] + tid
-                    end = first_of_bin[e0 + k + 1]
-                elif k > 0:
-                    j = first_of_bin[e0 + k - 1] + tid
-                    end = first_of_bin[e0 + k]
-                else:
-                    j = 0
-                    end = 0
-                while j < end:
-                    xj = np.int32(x[j])
-                    yj = np.int32(y[j])
-                    if xj < 0 or xj >= w32 or yj < 0 or yj >= h32:
-                        if side == 0 and first == 0:
-                            cuda.atomic.min(bad, 0, j)
-                    else:
-                        ts, ti = bin_dev(t[j], t0, duration, n_bins)
-                        if side == 0 and ti != k and first == 0:
-                            cuda.atomic.min(unsorted, 0, j)
-                        dt = ts - ti
-                        on = p[j] > 0
-                        idx = yj * w32 + xj - first32
-                        sgn = 1.0
-                        if per_polarity:
-                            if on:
-                                idx += hw
-                        elif not on:
-                            sgn = -1.0
-                        if idx >= 0 and idx < size32:
-                            if side == 0:
-                                cuda.atomic.add(acc, idx, sgn * (1.0 - dt))
-                            else:
-                                cuda.atomic.add(acc, idx, sgn * dt)
-                    j += nthr
-            if k == n_bins - 1 and first == 0:
+            # bin k's weight comes from the events of bins k - 1 (right weights) and k (left
+            # weights): one index range of the time-sorted stream, split at `mid`
+            mid = first_of_bin[e0 + k]
+            j = (first_of_bin[e0 + k - 1] if k > 0 else mid) + tid
+            end = first_of_bin[e0 + k + 1]
+            while j < end:
+                for u in range(unroll):  # all loads first (indices clamped into the range)
+                    ju = j + u * nthr
+                    if ju >= end:
+                        ju = end - 1
+                    ts_[u] = t[ju]
+                    xs[u] = x[ju]
+                    ys[u] = y[ju]
+                    ons[u] = p[ju] > 0
+                for u in range(unroll):
+                    ju = j + u * nthr
+                    if ju < end:
+                        add_event_dev(acc, ts_[u], xs[u], ys[u], ons[u], ju, k, ju < mid, t0, duration, n_bins,
+                                      w32, h32, hw, first32, size32, per_polarity, report, bad, unsorted)
+                j += unroll * nthr
+            if k == n_bins - 1 and report:
                 # the stream's head (bin < 0) must be empty and its tail (bin >= T) only hold
                 # bins >= T; both are checked once, by one block per stream
                 if tid == 0 and first_of_bin[e0] != lo:
@@ -147,7 +182,7 @@ def _kernels():
                 while j < hi:
                     xj = np.int32(x[j])
                     yj = np.int32(y[j])
-                    if xj < 0 or xj >= w or yj < 0 or yj >= h:
+                    if xj < 0 or xj >= w32 or yj < 0 or yj >= h32:
                         cuda.atomic.min(bad, 0, j)
                     _, ti = bin_dev(t[j], t0, duration, n_bins)
                     if ti < n_bins:
@@ -156,7 +191,7 @@ def _kernels():
         cuda.syncthreads()
         store_tile(acc, out, slc * plane + first, size, tid, nthr)
 
-    return edges, accumulate
+    return accumulate
 
 
 def to_voxel_cuda_batch(t, x, y, p, offsets, sensor_size, n_time_bins, per_polarity=False, tile=0):
@@ -181,7 +216,7 @@ def to_voxel_cuda_batch(t, x, y, p, offsets, sensor_size, n_time_bins, per_polar
     shape = (n_streams, n_bins, c, h, w)
     if n_streams == 0 or int(t.shape[0]) == 0:
         return zeros_like_device(t, shape, "float64")
-    edges, accumulate = _kernels()
+    edges, accumulate = _edges_kernel(), _accumulate_kernel(_tiles.UNROLL)
     first_of_bin = empty_like_device(t, (n_streams * (n_bins + 1),), "int64")
     blocks, threads = launch_1d(n_streams * (n_bins + 1))
     edges[blocks, threads](t, offsets, n_bins, first_of_bin)

@@ -51,6 +51,12 @@ def host(a):
     return a.cpu().numpy() if hasattr(a, "cpu") else np.asarray(a)
 
 
+def _unroll():
+    from eventar.kernels import _tiles
+
+    return _tiles.UNROLL
+
+
 def check_frames(lengths, sensor, seed, tile=0, **kw):
     cols, off = ragged(lengths, sensor[0], sensor[1], seed)
     dcols, doff = device(cols, off)
@@ -63,7 +69,7 @@ def check_frames(lengths, sensor, seed, tile=0, **kw):
         s, e = F.slice_bounds(cols["t"][sl], **kw)
         want = F.to_frame_ref(cols["x"][sl], cols["y"][sl], cols["p"][sl], s, e, sensor)
         assert np.array_equal(got[b], want), (kw, b)
-    print("ok frames", kw, "tile", tile, flush=True)
+    print("ok frames", kw, "tile", tile, "unroll", _unroll(), flush=True)
 
 
 def check_voxel(lengths, sensor, seed, n_bins, per_polarity, tile=0):
@@ -75,7 +81,7 @@ def check_voxel(lengths, sensor, seed, n_bins, per_polarity, tile=0):
         sl = slice(off[b], off[b + 1])
         want = V.to_voxel_ref(cols["t"][sl], cols["x"][sl], cols["y"][sl], cols["p"][sl], sensor, n_bins, per_polarity)
         assert np.allclose(got[b], want, rtol=1e-12, atol=1e-9), (n_bins, per_polarity, b)
-    print("ok voxel", n_bins, per_polarity, "tile", tile, flush=True)
+    print("ok voxel", n_bins, per_polarity, "tile", tile, "unroll", _unroll(), flush=True)
 
 
 def check_points(lengths, sensor, seed, n_points, window, step, min_events):
@@ -145,6 +151,14 @@ def main(scale: int) -> None:
     check_points([30 * scale], sensor, 7, 64, 50_000, 50_000, 1)  # short window: with replacement
     check_bad_coordinates()
     check_unsorted_voxel_stream()
+    from eventar.kernels import _tiles
+
+    keep = _tiles.UNROLL
+    for unroll in (1, 3):  # other numbers of loads in flight per thread: the clamped tail of each range
+        _tiles.UNROLL = unroll
+        check_frames(lengths, sensor, 15 + unroll, n_time_bins=4, overlap=0.25)
+        check_voxel(lengths, sensor, 17 + unroll, 3, True)
+    _tiles.UNROLL = keep
     if REAL:  # sensors whose plane needs several shared-memory tiles even with the opt-in limit
         check_frames([500 * scale, 0, 37 * scale], (346, 260, 2), 12, n_time_bins=5)
         check_voxel([500 * scale, 3, 37 * scale], (640, 480, 2), 13, 3, False)

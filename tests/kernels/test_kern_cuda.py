@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 CHECKS = Path(__file__).with_name("cuda_sim_checks.py")
-EXPECTED_OKS = 14
+EXPECTED_OKS = 18
 
 
 def _run(env_extra, scale, expected=EXPECTED_OKS):
@@ -24,7 +24,7 @@ def _run(env_extra, scale, expected=EXPECTED_OKS):
 
 def test_cuda_kernels_match_references_in_the_simulator():
     """Frames (ragged batch, both bin modes, overlap, include_last, one-polarity), voxel grids
-    (signed and per polarity), point-cloud sampling (bitmap and with-replacement paths) and the
+    (signed and per polarity), both with 1, 3 and 4 events in flight per thread, point-cloud sampling (bitmap and with-replacement paths) and the
     out-of-sensor error, with an empty and a one-event stream in the batch."""
     env = {k: v for k, v in os.environ.items() if k != "EVENTAR_CUDA_REAL"}
     out = subprocess.run([sys.executable, str(CHECKS), "1"], capture_output=True, text=True,
