@@ -121,6 +121,20 @@ def launch_tiled(dispatcher, n_slices: int, plane: int, itemsize: int, tile: int
             return
 
 
+def load_events(xs, ys, ons, x, y, p, j, stride, end):
+    """Device helper: events ``j, j + stride, ...`` (as many as ``xs`` holds) into the thread's
+    registers: ``xs``/``ys`` int32 pixel, ``ons`` polarity ``p > 0``.  Indices at or past ``end``
+    load event ``end - 1`` instead (in range; the caller counts only the events below ``end``), so
+    every load is issued before the first event is counted."""
+    for u in range(xs.shape[0]):
+        ju = j + u * stride
+        if ju >= end:
+            ju = end - 1
+        xs[u] = x[ju]
+        ys[u] = y[ju]
+        ons[u] = p[ju] > 0
+
+
 def zero_tile(buf, size, tid, nthr):
     """Device helper: ``buf[:size] = 0`` by the block's ``nthr`` threads (thread ``tid``'s share)."""
     i = tid

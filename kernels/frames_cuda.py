@@ -111,6 +111,7 @@ def _count_kernel(unroll: int):
     global cuda
     cuda = _jit.cuda_module()
     count_event_dev = cuda.jit(device=True)(count_event)
+    load_events = cuda.jit(device=True)(_tiles.load_events)
     zero_tile = cuda.jit(device=True)(_tiles.zero_tile)
     store_tile = cuda.jit(device=True)(_tiles.store_tile)
 
@@ -137,15 +138,8 @@ def _count_kernel(unroll: int):
         j = starts[slc] + tid
         e = ends[slc]
         while j < e:
-            # all loads first (indices clamped into the slice), then the atomics: `unroll`
-            # independent loads per column in flight per thread instead of one
-            for u in range(unroll):
-                ju = j + u * nthr
-                if ju >= e:
-                    ju = e - 1
-                xs[u] = x[ju]
-                ys[u] = y[ju]
-                ons[u] = p[ju] > 0
+            # all loads first, then the atomics: `unroll` independent loads per column in flight
+            load_events(xs, ys, ons, x, y, p, j, nthr, e)
             for u in range(unroll):
                 ju = j + u * nthr
                 if ju < e:

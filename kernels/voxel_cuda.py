@@ -119,6 +119,7 @@ def _accumulate_kernel(unroll: int):
     """The accumulation kernel with ``unroll`` events in flight per thread (a compile-time constant)."""
     _bind_device_globals()
     add_event_dev = cuda.jit(device=True)(add_event)
+    load_events = cuda.jit(device=True)(_tiles.load_events)
     zero_tile = cuda.jit(device=True)(_tiles.zero_tile)
     store_tile = cuda.jit(device=True)(_tiles.store_tile)
 
@@ -159,14 +160,10 @@ def _accumulate_kernel(unroll: int):
             j = (first_of_bin[e0 + k - 1] if k > 0 else mid) + tid
             end = first_of_bin[e0 + k + 1]
             while j < end:
-                for u in range(unroll):  # all loads first (indices clamped into the range)
+                load_events(xs, ys, ons, x, y, p, j, nthr, end)  # all loads first
+                for u in range(unroll):  # and the times, clamped the same way
                     ju = j + u * nthr
-                    if ju >= end:
-                        ju = end - 1
-                    ts_[u] = t[ju]
-                    xs[u] = x[ju]
-                    ys[u] = y[ju]
-                    ons[u] = p[ju] > 0
+                    ts_[u] = t[ju if ju < end else end - 1]
                 for u in range(unroll):
                     ju = j + u * nthr
                     if ju < end:
