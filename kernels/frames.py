@@ -111,9 +111,8 @@ def slice_bounds(t: np.ndarray, *, time_window=None, event_count=None, n_time_bi
         stride = int(count * (1 - overlap))
         starts = np.arange(n_event_bins) * stride
         ends = starts + count
-    starts = np.clip(np.asarray(starts, dtype=np.int64), 0, n)
-    ends = np.clip(np.asarray(ends, dtype=np.int64), 0, n)
-    ends = np.maximum(ends, starts)
+    starts = np.minimum(np.maximum(np.asarray(starts, dtype=np.int64), 0), n)  # np.clip costs ~5 µs a call
+    ends = np.maximum(np.minimum(np.asarray(ends, dtype=np.int64), n), starts)
     if include_last and len(ends):
         ends[-1] = n
     return starts, ends
