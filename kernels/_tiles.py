@@ -15,7 +15,10 @@ If that is not possible the tile is capped at 48 KiB and the plane split into mo
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Dict, Tuple
+
+import numpy as np
 
 DEFAULT_SMEM = 48 * 1024
 LIMIT = 0  # bytes of shared memory per tile; 0 = the device's opt-in limit (benchmarks compare)
@@ -119,6 +122,26 @@ def launch_tiled(dispatcher, n_slices: int, plane: int, itemsize: int, tile: int
         size, n_tiles = plan(plane, itemsize, tile, limit)
         if launch(dispatcher, n_slices * n_tiles, threads_per_block(), itemsize * size, args_for(size, n_tiles)):
             return
+
+
+@functools.lru_cache(maxsize=None)
+def device_helpers():
+    """(block_tile, load_events, zero_tile, store_tile) compiled as CUDA device functions."""
+    from . import _jit
+
+    dev = _jit.cuda_module().jit(device=True)
+    return dev(block_tile), dev(load_events), dev(zero_tile), dev(store_tile)
+
+
+def block_tile(blk, n_tiles, tile, plane):
+    """Device helper: (slice, first counter, counters) of block ``blk``, with blocks ordered slice
+    by slice and ``n_tiles`` tiles of ``tile`` counters covering a ``plane`` (the last one short);
+    then the int32 pixel constants (first, counters): 64-bit integer multiplies are several
+    instructions on a GPU."""
+    slc = blk // n_tiles
+    first = (blk - slc * n_tiles) * tile
+    size = plane - first if plane - first < tile else tile
+    return slc, first, size, np.int32(first), np.int32(size)
 
 
 def load_events(xs, ys, ons, x, y, p, j, stride, end):

@@ -111,9 +111,7 @@ def _count_kernel(unroll: int):
     global cuda
     cuda = _jit.cuda_module()
     count_event_dev = cuda.jit(device=True)(count_event)
-    load_events = cuda.jit(device=True)(_tiles.load_events)
-    zero_tile = cuda.jit(device=True)(_tiles.zero_tile)
-    store_tile = cuda.jit(device=True)(_tiles.store_tile)
+    block_tile, load_events, zero_tile, store_tile = _tiles.device_helpers()
 
     @cuda.jit(**_tiles.kernel_options())
     def count(x, y, p, starts, ends, out, n_tiles, tile, plane, h, w, two_pol, bad):
@@ -123,18 +121,12 @@ def _count_kernel(unroll: int):
         ons = cuda.local.array(unroll, dtype=numba.boolean)
         tid = cuda.threadIdx.x
         nthr = cuda.blockDim.x
-        blk = cuda.blockIdx.x
-        slc = blk // n_tiles  # flat (stream, slice)
-        first = (blk - slc * n_tiles) * tile
-        size = min(tile, plane - first)
+        slc, first, size, first32, size32 = block_tile(cuda.blockIdx.x, n_tiles, tile, plane)  # slc: (stream, slice)
         zero_tile(counts, size, tid, nthr)
         cuda.syncthreads()
-        # pixel arithmetic in int32 (64-bit integer multiplies are several instructions on a GPU)
         w32 = np.int32(w)
         h32 = np.int32(h)
         hw = h32 * w32
-        first32 = np.int32(first)
-        size32 = np.int32(size)
         j = starts[slc] + tid
         e = ends[slc]
         while j < e:

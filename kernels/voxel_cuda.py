@@ -119,9 +119,7 @@ def _accumulate_kernel(unroll: int):
     """The accumulation kernel with ``unroll`` events in flight per thread (a compile-time constant)."""
     _bind_device_globals()
     add_event_dev = cuda.jit(device=True)(add_event)
-    load_events = cuda.jit(device=True)(_tiles.load_events)
-    zero_tile = cuda.jit(device=True)(_tiles.zero_tile)
-    store_tile = cuda.jit(device=True)(_tiles.store_tile)
+    block_tile, load_events, zero_tile, store_tile = _tiles.device_helpers()
 
     @cuda.jit(**_tiles.kernel_options())
     def accumulate(t, x, y, p, offsets, first_of_bin, out, n_bins, n_tiles, tile, plane, h, w,
@@ -133,10 +131,7 @@ def _accumulate_kernel(unroll: int):
         ons = cuda.local.array(unroll, dtype=numba.boolean)
         tid = cuda.threadIdx.x
         nthr = cuda.blockDim.x
-        blk = cuda.blockIdx.x
-        slc = blk // n_tiles  # flat (stream, bin)
-        first = (blk - slc * n_tiles) * tile
-        size = min(tile, plane - first)
+        slc, first, size, first32, size32 = block_tile(cuda.blockIdx.x, n_tiles, tile, plane)  # slc: (stream, bin)
         b = slc // n_bins
         k = slc - b * n_bins
         zero_tile(acc, size, tid, nthr)
@@ -144,12 +139,9 @@ def _accumulate_kernel(unroll: int):
         lo = offsets[b]
         hi = offsets[b + 1]
         e0 = b * (n_bins + 1)
-        # pixel arithmetic in int32 (64-bit integer multiplies are several instructions on a GPU)
         w32 = np.int32(w)
         h32 = np.int32(h)
         hw = h32 * w32
-        first32 = np.int32(first)
-        size32 = np.int32(size)
         report = first == 0  # one block per (stream, bin) reports errors
         if hi > lo:
             t0 = float(t[lo])
