@@ -62,7 +62,7 @@ def kernels(cuda, unroll):
         "frames count": (frames_cuda._count_kernel(unroll).py_func,
                          (i16, i16, u8, i64, i64, i32, n, n, n, n, n, b, i64)),
         "voxel accumulate": (voxel_cuda._accumulate_kernel(unroll).py_func,
-                             (i64, i16, i16, u8, i64, i64, f64, n, n, n, n, n, n, b, i64, i64)),
+                             (i64, i16, i16, u8, i64, i64, f64, n, n, n, n, n, n, b, i64)),
     }
 
 

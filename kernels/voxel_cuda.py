@@ -89,19 +89,19 @@ def _edges_kernel():
 
 
 def add_event(acc, tj, xj, yj, on, j, k, right, t0, duration, n_bins, w32, h32, hw, first32, size32, per_polarity,
-              report, bad, unsorted):
+              report, first_bad):
     """Device helper: event ``j`` (t ``tj`` µs, pixel (xj, yj), polarity ``on``) adds its weight for
     bin ``k`` to the block's float64 tile ``acc``: ``1 − frac(ts)`` when its own bin is k, ``frac(ts)``
     when it is k − 1 (``right``), exactly as the CPU kernel computes them.  With ``report`` it
-    records an event outside the sensor in ``bad`` and one whose bin is not the expected one (the
-    stream is not sorted) in ``unsorted``."""
+    records in ``first_bad`` (2,) the first event outside the sensor (slot 0) and the first whose
+    bin is not the expected one, i.e. the stream is not sorted (slot 1)."""
     if xj < 0 or xj >= w32 or yj < 0 or yj >= h32:
         if report and not right:
-            cuda.atomic.min(bad, 0, j)
+            cuda.atomic.min(first_bad, 0, j)
         return
     ts, ti = bin_dev(tj, t0, duration, n_bins)
     if report and ti != (k - 1 if right else k):
-        cuda.atomic.min(unsorted, 0, j)
+        cuda.atomic.min(first_bad, 1, j)
     dt = ts - ti
     weight = dt if right else 1.0 - dt
     idx = yj * w32 + xj - first32
@@ -123,7 +123,7 @@ def _accumulate_kernel(unroll: int):
 
     @cuda.jit(**_tiles.kernel_options())
     def accumulate(t, x, y, p, offsets, first_of_bin, out, n_bins, n_tiles, tile, plane, h, w,
-                   per_polarity, bad, unsorted):
+                   per_polarity, first_bad):
         acc = cuda.shared.array(0, dtype=numba.float64)
         ts_ = cuda.local.array(unroll, dtype=numba.int64)
         xs = cuda.local.array(unroll, dtype=numba.int32)
@@ -160,22 +160,22 @@ def _accumulate_kernel(unroll: int):
                     ju = j + u * nthr
                     if ju < end:
                         add_event_dev(acc, ts_[u], xs[u], ys[u], ons[u], ju, k, ju < mid, t0, duration, n_bins,
-                                      w32, h32, hw, first32, size32, per_polarity, report, bad, unsorted)
+                                      w32, h32, hw, first32, size32, per_polarity, report, first_bad)
                 j += unroll * nthr
             if k == n_bins - 1 and report:
                 # the stream's head (bin < 0) must be empty and its tail (bin >= T) only hold
                 # bins >= T; both are checked once, by one block per stream
                 if tid == 0 and first_of_bin[e0] != lo:
-                    cuda.atomic.min(unsorted, 0, lo)
+                    cuda.atomic.min(first_bad, 1, lo)
                 j = first_of_bin[e0 + n_bins] + tid
                 while j < hi:
                     xj = np.int32(x[j])
                     yj = np.int32(y[j])
                     if xj < 0 or xj >= w32 or yj < 0 or yj >= h32:
-                        cuda.atomic.min(bad, 0, j)
+                        cuda.atomic.min(first_bad, 0, j)
                     _, ti = bin_dev(t[j], t0, duration, n_bins)
                     if ti < n_bins:
-                        cuda.atomic.min(unsorted, 0, j)
+                        cuda.atomic.min(first_bad, 1, j)
                     j += nthr
         cuda.syncthreads()
         store_tile(acc, out, slc * plane + first, size, tid, nthr)
@@ -210,15 +210,13 @@ def to_voxel_cuda_batch(t, x, y, p, offsets, sensor_size, n_time_bins, per_polar
     blocks, threads = launch_1d(n_streams * (n_bins + 1))
     edges[blocks, threads](t, offsets, n_bins, first_of_bin)
     out = empty_like_device(t, (n_streams * n_bins * plane,), "float64")
-    bad = full_like_device(t, (1,), NO_BAD, "int64")
-    unsorted = full_like_device(t, (1,), NO_BAD, "int64")
+    first_bad = full_like_device(t, (2,), NO_BAD, "int64")  # (outside the sensor, out of time order)
     _tiles.launch_tiled(accumulate, n_streams * n_bins, plane, 8, tile,
                         lambda size, n_tiles: (t, x, y, p, offsets, first_of_bin, out, n_bins, n_tiles, size, plane,
-                                               h, w, bool(per_polarity), bad, unsorted))
-    first_bad = int(to_host(bad)[0])
-    if first_bad != NO_BAD:
-        raise EventValidationError(f"event {first_bad} of the batch: (x, y) is outside the {w}x{h} sensor")
-    first_unsorted = int(to_host(unsorted)[0])
+                                               h, w, bool(per_polarity), first_bad))
+    outside, first_unsorted = (int(v) for v in to_host(first_bad))  # one device-to-host copy
+    if outside != NO_BAD:
+        raise EventValidationError(f"event {outside} of the batch: (x, y) is outside the {w}x{h} sensor")
     if first_unsorted != NO_BAD:
         raise EventValidationError(f"event {first_unsorted} of the batch: its stream is not sorted by t "
                                    "(the GPU voxel grid needs each stream in time order)")
