@@ -148,6 +148,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--write", action="store_true", help="replace the RESULTS.md section")
     ap.add_argument("--variants", action="store_true", help="also time other launch configurations")
+    ap.add_argument("--once", action="store_true",
+                    help="run frames_batch and voxel_batch once each and stop (for a profiler such as ncu)")
     args = ap.parse_args(argv)
     if not torch.cuda.is_available():
         raise SystemExit("needs a CUDA device")
@@ -155,6 +157,11 @@ def main(argv=None) -> int:
 
     total, nb, T = int(args.events), args.streams, args.bins
     cols, off = make_batch(total, nb)
+    if args.once:
+        frames_batch(cols, off, SENSOR, n_time_bins=T)
+        voxel_batch(cols, off, SENSOR, T)
+        torch.cuda.synchronize()
+        return 0
     bw = copy_bandwidth()
     frames = frames_batch(cols, off, SENSOR, n_time_bins=T)
     voxels = voxel_batch(cols, off, SENSOR, T)

@@ -7,7 +7,8 @@
 # in .whl/*.whl (installed with --no-deps), and mamba-ssm / causal-conv1d source tarballs in
 # .whl/src/ are built for the local GPU's architecture only, in the background, while the other
 # checks run (a full multi-architecture build takes far longer).  STEPS selects parts
-# (default "tests reps scan"; "build" is implied when the tarballs are present).
+# (default "tests reps scan"; "build" is implied when the tarballs are present).  With "reps" and
+# Nsight Compute on the PATH it also profiles the frame and voxel kernels once ($OUT/ncu_reps.txt).
 set -u
 OUT=${OUT:-/tmp/eventar-gpu}
 mkdir -p "$OUT"
@@ -65,6 +66,13 @@ fi
 if [[ " $STEPS " == *" reps "* ]]; then
   log "representations on the GPU"
   $PY benchmarks/bench_representations_gpu.py --repeats 20 --variants 2>&1 | tee "$OUT/bench_reps_gpu.log" | tail -30
+fi
+if [[ " $STEPS " == *" reps "* ]] && command -v ncu >/dev/null 2>&1; then
+  log "ncu: the frame and voxel kernels (throughput, stalls, occupancy)"
+  ncu --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats --section Occupancy \
+      --section LaunchStats -k regex:'count|accumulate' -c 2 \
+      $PY benchmarks/bench_representations_gpu.py --once > "$OUT/ncu_reps.txt" 2>&1
+  grep -E "Duration|DRAM Throughput|Memory Throughput|Compute \(SM\)|Achieved Occupancy|Registers Per" "$OUT/ncu_reps.txt" | head -20
 fi
 if [[ -n "$build_pid" ]]; then
   log "waiting for the mamba-ssm build (at most ${BUILD_MAX:=420} s after its start)"
