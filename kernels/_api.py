@@ -64,15 +64,10 @@ def to_frame(t, x, y, p, sensor_size, *, time_window=None, event_count=None, n_t
     t, x, y, p = (to_host(a) for a in (t, x, y, p))
     if n == 0:
         return np.zeros((_frames.empty_frame_count(**slicing, **extra), npol, h, w), np.int32)
-    if which == "ref":
-        starts, ends = _frames.slice_bounds(t, include_last=include_last, **slicing, **extra)
-        return _frames.to_frame_ref(x, y, p, starts, ends, (w, h, npol))
-
-    def search(values):
-        return _frames.searchsorted_left(t, np.asarray(values, np.float64))
-
+    search = None if which == "ref" else _frames.search_windows  # numpy's / numba's strided-safe one
     starts, ends = _frames.slice_bounds(t, include_last=include_last, search=search, **slicing, **extra)
-    return _frames.to_frame_numba(x, y, p, starts, ends, (w, h, npol))
+    count = _frames.to_frame_ref if which == "ref" else _frames.to_frame_numba
+    return count(x, y, p, starts, ends, (w, h, npol))
 
 
 def frames_batch(t, x, y, p, offsets, sensor_size, *, n_time_bins=None, n_event_bins=None, overlap=0.0,

@@ -20,6 +20,7 @@ import collections
 import functools
 from typing import Optional, Sequence
 
+import numba
 import numpy as np
 from numba.core import types
 from numba.extending import overload
@@ -36,9 +37,22 @@ class _Interface:
         self._owners = owners
 
 
+def _is_number(dtype: np.dtype) -> bool:
+    """A native-endian bool, integer, float32 or float64: what numba reads (no float16 / longdouble)."""
+    return dtype.isnative and (dtype.kind in "biu" or dtype.kind == "f" and dtype.itemsize in (4, 8))
+
+
+@numba.njit(cache=True)
+def _address(a):
+    """Data address of ``a``, an ndarray of :func:`_is_number` items: ~0.3 µs a call, where
+    ``a.__array_interface__`` and ``a.ctypes`` build a dict or an object each time (1.3 µs; 5.6 µs
+    for a structured array)."""
+    return a.ctypes.data
+
+
 def _byte_bounds(a: np.ndarray):
-    """[low, high) byte addresses spanned by ``a``."""
-    low = high = a.__array_interface__["data"][0]
+    """[low, high) byte addresses spanned by ``a`` (any dtype)."""
+    low = high = a.ctypes.data
     for n, s in zip(a.shape, a.strides):
         if n == 0:
             return low, low
@@ -69,30 +83,51 @@ def _record_dtype(names, formats, offsets, itemsize):
                      "itemsize": itemsize})
 
 
-def record_view(columns: Sequence[np.ndarray], names: Sequence[str]) -> Optional[np.ndarray]:
-    """Read-only (N,) structured view whose field ``names[i]`` is ``columns[i]``, or None.
+@functools.lru_cache(maxsize=64)
+def _fields_dtype(dtype: np.dtype, names):
+    """The dtype :func:`record_view` gives for the fields ``names`` of a C-contiguous array of
+    ``dtype`` records (same offsets, item size ``dtype.itemsize``), or None when a name is not a
+    field, a field is not a native number, two of them overlap or ``dtype`` holds objects."""
+    fields = dtype.fields
+    if fields is None or dtype.hasobject or not all(name in fields for name in names):
+        return None
+    kinds = [fields[name][0] for name in names]
+    offsets = [fields[name][1] for name in names]
+    if not all(_is_number(k) for k in kinds):
+        return None
+    spans = sorted((o, o + k.itemsize) for o, k in zip(offsets, kinds))
+    if any(spans[i][1] > spans[i + 1][0] for i in range(len(spans) - 1)):
+        return None
+    return _record_dtype(tuple(names), tuple(k.str for k in kinds), tuple(offsets), dtype.itemsize)
 
-    Args:
-        columns: 1-D numpy arrays of one length N >= 2 and one positive stride, each field a
-            native-endian number or bool, not overlapping, all inside one stride: the fields of
-            one array of records (any dtype, any field order, other fields allowed).
-        names: a field name for each column.
-    Returns:
-        A view of the same memory (no copy; it keeps the columns alive) whose item size equals
-        the stride when the padding it then covers lies inside an array on the columns' ``.base``
-        chain (a C-contiguous record array: the stride is a compile-time constant for numba), else
-        the columns' span (a strided record array); None when the columns are not laid out so.
-    """
-    if not all(isinstance(c, np.ndarray) and c.ndim == 1 for c in columns):
+
+def _whole_records(columns, names, n: int, stride: int) -> Optional[np.ndarray]:
+    """Fast path of :func:`record_view` for the usual input, ``events[name]`` for each name of a
+    whole C-contiguous structured array ``events``: a read-only view of ``events`` itself (what
+    the general path rebuilds, same dtype, found in ~5 µs instead of ~10), or None when the columns
+    are not that."""
+    b = columns[0].base
+    if not isinstance(b, np.ndarray) or b.ndim != 1 or b.shape[0] != n or b.strides[0] != stride \
+            or stride != b.itemsize:
         return None
-    n = columns[0].shape[0]
-    stride = columns[0].strides[0]
-    if n < 2 or stride <= 0:
+    dtype = _fields_dtype(b.dtype, tuple(names))
+    if dtype is None:
         return None
-    for c in columns:
-        if c.shape[0] != n or c.strides[0] != stride or not c.dtype.isnative or c.dtype.kind not in "biuf":
+    fields = b.dtype.fields
+    origin = _address(b[names[0]]) - fields[names[0]][1]  # b's address (its fields are numbers)
+    for c, name in zip(columns, names):
+        kind, offset = fields[name][:2]
+        if c.base is not b or c.dtype != kind or _address(c) != origin + offset:
             return None
-    ptrs = [c.__array_interface__["data"][0] for c in columns]
+    view = b.view(dtype, np.ndarray)
+    view.flags.writeable = False
+    return view
+
+
+def _rebuilt_records(columns, names, n: int, stride: int) -> Optional[np.ndarray]:
+    """General path of :func:`record_view`: finds the columns' record layout from their
+    addresses and builds the view through ``__array_interface__``; None when they are not records."""
+    ptrs = [_address(c) for c in columns]
     a0 = min(ptrs)
     offsets = [q - a0 for q in ptrs]
     fields = sorted((o, o + c.itemsize) for o, c in zip(offsets, columns))
@@ -109,6 +144,37 @@ def record_view(columns: Sequence[np.ndarray], names: Sequence[str]) -> Optional
     interface = {"data": (a0 - lead, True), "shape": (n,), "strides": (stride,), "typestr": f"|V{itemsize}",
                  "version": 3}
     return np.asarray(_Interface(interface, tuple(columns))).view(dtype)
+
+
+def record_view(columns: Sequence[np.ndarray], names: Sequence[str]) -> Optional[np.ndarray]:
+    """Read-only (N,) structured view whose field ``names[i]`` is ``columns[i]``, or None.
+
+    Args:
+        columns: 1-D numpy arrays of one length N >= 2 and one positive stride, each field a
+            native-endian bool, integer, float32 or float64 (what numba reads), not overlapping,
+            all inside one stride: the fields of one array of records (any dtype, any field
+            order, other fields allowed).
+        names: a field name for each column.
+    Returns:
+        A view of the same memory (no copy; it keeps the columns alive) whose item size equals
+        the stride when the padding it then covers lies inside an array on the columns' ``.base``
+        chain (a C-contiguous record array: the stride is a compile-time constant for numba), else
+        the columns' span (a strided record array); None when the columns are not laid out so.
+        Columns that are the fields ``names`` of one whole C-contiguous structured array (the
+        transforms' input) take a fast path to the same view.
+    """
+    for c in columns:
+        if not isinstance(c, np.ndarray) or c.ndim != 1:
+            return None
+    n = columns[0].shape[0]
+    stride = columns[0].strides[0]
+    if n < 2 or stride <= 0:
+        return None
+    for c in columns:
+        if c.shape[0] != n or c.strides[0] != stride or not _is_number(c.dtype):
+            return None
+    view = _whole_records(columns, names, n, stride)
+    return view if view is not None else _rebuilt_records(columns, names, n, stride)
 
 
 # --------------------------------------------------------------------------------------------

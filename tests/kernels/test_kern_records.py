@@ -84,6 +84,8 @@ def test_not_one_record_array_gives_none():
     assert record_view([ev["x"][:1], ev["y"][:1], ev["p"][:1]], "xyp") is None  # a single event
     swapped = np.zeros(30, [("x", ">i2"), ("y", "<i2"), ("t", "<i8"), ("p", "?")])
     assert record_view([swapped["x"], swapped["y"], swapped["p"]], "xyp") is None  # not native-endian
+    halves = np.zeros(30, [("x", "<f2"), ("y", "<f2"), ("p", "?")])
+    assert record_view([halves["x"], halves["y"], halves["p"]], "xyp") is None  # float16: numba has none
     pairs = np.zeros((30, 2), np.int16)
     assert record_view([pairs[:, 0], pairs[:, 1], pairs[:, 0]], "xyp") is None
     view = record_view([pairs[:, 0], pairs[:, 1]], "xy")  # columns of a 2-D array are records too
@@ -122,3 +124,37 @@ def test_event_accessors_also_work_in_plain_python():
     for src in (ev, cols):
         assert R.ev_len(src) == 3
         assert (R.ev_t(src, 2), R.ev_x(src, 1), R.ev_y(src, 0), R.ev_p(src, 1)) == (30, 2, 4, 1)
+
+
+@pytest.mark.parametrize("make", [lambda: random_stream(40, seed=7), lambda: _eventar_stream(40, 8)],
+                         ids=["tonic", "eventar"])
+def test_fast_path_for_whole_arrays_gives_the_general_paths_view(make):
+    """Fields of a whole C-contiguous structured array skip the address analysis; the view is the
+    one the general path builds (same dtype, memory, flags), and anything else falls through."""
+    from eventar.kernels import _records as R
+
+    ev = make()
+    for names in ("txyp", "xyp", "pyx"):
+        cols = [ev[f] for f in names]
+        fast = R._whole_records(cols, names, len(ev), ev.itemsize)
+        general = R._rebuilt_records(cols, names, len(ev), ev.itemsize)
+        assert fast is not None and fast.dtype == general.dtype
+        assert fast.__array_interface__ == general.__array_interface__
+        assert not fast.flags.writeable and fast.flags.c_contiguous and ev.flags.writeable
+        assert record_view(cols, names).dtype == general.dtype
+    other = np.dtype({"names": ["y", "x", "p"], "formats": [ev.dtype["x"], ev.dtype["y"], ev.dtype["p"]],
+                      "offsets": [ev.dtype.fields["x"][1], ev.dtype.fields["y"][1], ev.dtype.fields["p"][1]],
+                      "itemsize": ev.itemsize})
+    swapped = ev.view(other)  # its "x" is ev's "y": same base, same dtype, another address
+    not_fast = [
+        ([swapped["x"], ev["y"], ev["p"]], "xyp"),  # a field of the same base at another offset
+        ([ev["x"], ev["y"], ev["p"]], "abc"),  # names that are not the array's fields
+        ([ev[1:]["x"], ev[1:]["y"], ev[1:]["p"]], "xyp"),  # part of the array
+    ]
+    assert swapped["x"].base is ev and swapped["x"].dtype == ev.dtype["x"]
+    for cols, names in not_fast:
+        assert R._whole_records(cols, names, len(cols[0]), ev.itemsize) is None
+    view = record_view(*not_fast[1])  # the general path still sees records, under the new names
+    np.testing.assert_array_equal(view["a"], ev["x"])
+    objects = np.zeros(10, [("x", "<i2"), ("y", "<i2"), ("o", object), ("p", "?")])
+    assert R._whole_records([objects["x"], objects["y"], objects["p"]], "xyp", 10, objects.itemsize) is None
