@@ -59,9 +59,11 @@ def check_slicing(time_window=None, event_count=None, n_time_bins=None, n_event_
     return mode
 
 
-def _numpy_search_windows(t, ws, we):
-    """numpy's ``np.searchsorted(t, ·, 'left')`` of window starts and ends (slice_bounds' default)."""
-    return np.searchsorted(t, ws, side="left"), np.searchsorted(t, we, side="left")
+def _numpy_search_windows(t, t_start, stride, window, n_windows):
+    """numpy's slice search (slice_bounds' default): windows ``[t_start + k * stride, + window)``
+    for k < n_windows, as ``np.searchsorted(t, ·, 'left')`` index ranges."""
+    ws = np.arange(n_windows) * stride + t_start
+    return np.searchsorted(t, ws, side="left"), np.searchsorted(t, ws + window, side="left")
 
 
 def slice_bounds(t: np.ndarray, *, time_window=None, event_count=None, n_time_bins=None, n_event_bins=None,
@@ -77,9 +79,10 @@ def slice_bounds(t: np.ndarray, *, time_window=None, event_count=None, n_time_bi
         start_time, end_time: µs; slicing span for time_window (default first / last event).
         include_last: bin modes only; the last slice runs to the end of the stream, so tonic's
             dropped tail (always at least the last event for n_time_bins) is counted.
-        search: ``search(t, ws, we) -> (starts, ends)``, ``np.searchsorted(t, ·, 'left')`` of the
-            windows' starts and ends (µs); default numpy's (the numba path passes
-            :func:`search_windows`, a strided-safe binary search).
+        search: ``search(t, t_start, stride, window, n_windows) -> (starts, ends)``: the
+            ``np.searchsorted(t, ·, 'left')`` index ranges of the windows
+            ``[t_start + k * stride, + window)`` (µs); default numpy's (the numba path passes
+            :func:`search_windows`, the same arithmetic compiled, with a strided-safe search).
     Returns:
         (starts, ends): two (T,) int64 arrays, ``0 <= start <= end <= N``.
     """
@@ -94,8 +97,7 @@ def slice_bounds(t: np.ndarray, *, time_window=None, event_count=None, n_time_bi
         duration = t_end - t_start
         rounding = np.ceil if include_incomplete else np.floor
         n_slices = max(int(rounding((duration - time_window) / stride) + 1), 1)
-        ws = np.arange(n_slices) * stride + t_start
-        starts, ends = search(t, ws, ws + time_window)
+        starts, ends = search(t, t_start, stride, time_window, n_slices)
     elif mode == "event_count":
         count = min(event_count, n)
         stride = event_count - overlap
@@ -106,18 +108,16 @@ def slice_bounds(t: np.ndarray, *, time_window=None, event_count=None, n_time_bi
     elif mode == "n_time_bins":
         window = (t[-1] - t[0]) // n_time_bins * (1 + overlap)
         stride = window * (1 - overlap)
-        ws = np.arange(n_time_bins) * stride + t[0]
-        starts, ends = search(t, ws, ws + window)
+        starts, ends = search(t, t[0], stride, window, n_time_bins)
     else:  # n_event_bins
         count = int(n // n_event_bins * (1 + overlap))
         stride = int(count * (1 - overlap))
         starts = np.arange(n_event_bins) * stride
         ends = starts + count
-    if mode in ("event_count", "n_event_bins"):  # index arithmetic may pass N; searches give [0, N] already
+    if mode in ("event_count", "n_event_bins"):  # index arithmetic may pass N; the searches give
+        # int64 0 <= start <= end <= N already (window >= 0), and each numpy call costs µs
         starts = np.minimum(np.maximum(starts, 0), n)  # np.clip costs ~5 µs a call on (T,) arrays
-        ends = np.minimum(ends, n)
-    starts = np.asarray(starts, dtype=np.int64)
-    ends = np.maximum(np.asarray(ends, dtype=np.int64), starts)
+        ends = np.maximum(np.minimum(ends, n), starts)
     if include_last and len(ends):
         ends[-1] = n
     return starts, ends
@@ -183,17 +183,53 @@ def to_frame_ref(x, y, p, starts, ends, sensor_size, dtype=None) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def search_windows(t, ws, we):
-    """(starts, ends): (K,) int64 ``np.searchsorted(t, ws, 'left')`` and the same for ``we``, on a
-    possibly strided ``t`` (numpy's would copy it first), both in one call (each call into numba
-    or numpy costs µs, tens of µs when the caches are cold)."""
-    starts = np.empty(ws.shape[0], np.int64)
-    ends = np.empty(we.shape[0], np.int64)
+def lower_bounds(t, ws, we):
+    """(starts, ends): (K,) int64 ``np.searchsorted(t, ws, 'left')`` and the same for ``we``.
+
+    ``t``: (N,) non-decreasing, any strides (numpy's searchsorted would copy a strided view);
+    ``ws``, ``we``: window starts and ends in µs, any real dtype (compared as numpy compares).
+
+    (What :func:`search_windows` runs.)  A binary search is a chain of dependent reads, each a cache miss when ``t`` is not in the
+    cache: the 32 searches of a 16-slice call over 1e6 cold events took ~50 µs one after the
+    other.  Here level L of every search runs before level L + 1 of any, so the reads of a level
+    are independent and the CPU overlaps their misses (~13 µs), and the lower bound is branch-free
+    (a mispredicted branch would discard the reads issued after it): ``base`` moves up by ``half``
+    when ``t[base + half] < v``; the answer is ``base + (t[base] < v)``.  One call for both edges:
+    each call into numba or numpy costs µs, tens of µs when the caches are cold.
+    """
+    n = t.shape[0]
+    starts = np.zeros(ws.shape[0], np.int64)  # the bases, then the answers
+    ends = np.zeros(we.shape[0], np.int64)
+    if n == 0:
+        return starts, ends
+    length = n
+    while length > 1:
+        half = length >> 1
+        for k in range(ws.shape[0]):
+            b = starts[k]
+            starts[k] = b + half * np.int64(t[b + half] < ws[k])
+        for k in range(we.shape[0]):
+            b = ends[k]
+            ends[k] = b + half * np.int64(t[b + half] < we[k])
+        length -= half
     for k in range(ws.shape[0]):
-        starts[k] = _jit.search_left(t, 0, t.shape[0], ws[k])
+        starts[k] += np.int64(t[starts[k]] < ws[k])
     for k in range(we.shape[0]):
-        ends[k] = _jit.search_left(t, 0, t.shape[0], we[k])
+        ends[k] += np.int64(t[ends[k]] < we[k])
     return starts, ends
+
+
+@numba.njit(cache=True)
+def search_windows(t, t_start, stride, window, n_windows):
+    """:func:`_numpy_search_windows` compiled: the (starts, ends) index ranges of the windows
+    ``[t_start + k * stride, + window)``, k < n_windows, found by :func:`lower_bounds`.
+
+    The windows are built with numpy's expressions, so with the same scalar types (int64 / float64
+    time, Python or numpy scalars) the edges are the same floats.  One call into numba instead of
+    several small numpy calls: each costs µs, tens of µs when the caches are cold.
+    """
+    ws = np.arange(n_windows) * stride + t_start
+    return lower_bounds(t, ws, ws + window)
 
 
 @numba.njit(cache=True)

@@ -173,6 +173,25 @@ def test_bad_inputs_raise_eventar_errors():
     assert issubclass(EventValidationError, EventarError) and issubclass(EventarError, ValueError)
 
 
+
+@pytest.mark.parametrize("t_dtype", ["<i8", "<f8", "<f4", "<i4", "<u4"])
+def test_numba_window_search_gives_numpys_slices_for_every_time_dtype(t_dtype):
+    """search_windows builds the windows inside numba: with any time dtype and any mix of Python
+    int / float / numpy scalars in the slicing spec, its slices are numpy's, edge for edge."""
+    ev = random_stream(1500, W, H, seed=9)
+    t = ev["t"].astype(t_dtype)
+    specs = SLICINGS + [dict(time_window=7_000.5, overlap=0.25), dict(time_window=9_999, start_time=1.5e3, end_time=np.float32(9e4)),
+                        dict(n_time_bins=3.0), dict(time_window=np.int64(4_000), start_time=np.int64(-7))]
+    for kw in specs:
+        if t.dtype.kind == "u" and kw.get("start_time", 0) < 0:
+            continue  # numpy wraps the unsigned duration (and warns): not a spec anyone uses
+        with np.errstate(over="ignore"):  # unsigned (duration - window) wraps in numpy, in both calls alike
+            want = F.slice_bounds(t, **kw)
+            got = F.slice_bounds(t, search=F.search_windows, **kw)
+        for g, w_ in zip(got, want):
+            assert g.dtype == np.int64, kw
+            np.testing.assert_array_equal(g, w_, err_msg=str(kw))
+
 def test_slice_bounds_match_tonic_slicers():
     ev = random_stream(1500, W, H, seed=9)
     for kw in SLICINGS:
@@ -330,14 +349,30 @@ def test_record_fast_path_general_path_and_columns_give_the_same_frames_and_neve
 
 
 @pytest.mark.parametrize("values", ["float", "int"])
-def test_search_windows_equals_numpy_searchsorted_on_strided_time(values):
+def test_lower_bounds_equal_numpy_searchsorted_on_strided_time(values):
     ev = random_stream(500, W, H, seed=24)
     t = ev["t"][::3]  # strided, with ties
     edges = np.concatenate([[-5, t[0], t[7]], np.unique(t)[::11], [t[-1], t[-1] + 1, 10**9]])
     ws = edges + 0.5 if values == "float" else edges
     we = ws[::-1].copy()
-    starts, ends = F.search_windows(t, ws, we)
+    starts, ends = F.lower_bounds(t, ws, we)
     np.testing.assert_array_equal(starts, np.searchsorted(t, ws, "left"))
     np.testing.assert_array_equal(ends, np.searchsorted(t, we, "left"))
-    empty = F.search_windows(np.zeros(0, np.int64), ws, we)
+    empty = F.lower_bounds(np.zeros(0, np.int64), ws, we)
     assert (empty[0] == 0).all() and (empty[1] == 0).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(t=st.lists(st.integers(-50, 50), min_size=0, max_size=40).map(sorted),
+       queries=st.lists(st.floats(-60, 60, allow_nan=False) | st.integers(-60, 60), min_size=0, max_size=12),
+       step=st.integers(1, 3))
+def test_lower_bounds_are_searchsorted_left_for_any_sorted_stream(t, queries, step):
+    """The level-synchronous branch-free search answers what np.searchsorted(·, 'left') answers:
+    every length (its halving must not skip an index), ties, queries below / above / on values,
+    integer and float queries, strided time."""
+    t = np.repeat(np.asarray(t, np.int64), step)[::step]  # a strided view of the same values
+    ws = np.asarray([float(q) for q in queries])
+    we = np.asarray([int(q) for q in queries], np.int64)
+    starts, ends = F.lower_bounds(t, ws, we)
+    np.testing.assert_array_equal(starts, np.searchsorted(t, ws, "left"))
+    np.testing.assert_array_equal(ends, np.searchsorted(t, we, "left"))
