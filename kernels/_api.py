@@ -15,7 +15,7 @@ from . import frames_cuda as _frames_cuda
 from . import pointcloud as _pc
 from . import voxel as _voxel
 from . import voxel_cuda as _voxel_cuda
-from ._arrays import full_like_device, to_host
+from ._arrays import full_like_device, to_host_all
 from ._dispatch import choose
 
 
@@ -36,7 +36,7 @@ def _single_offsets(like, n: int):
 
 def to_frame(t, x, y, p, sensor_size, *, time_window=None, event_count=None, n_time_bins=None, n_event_bins=None,
              overlap=0.0, include_incomplete=False, start_time=None, end_time=None, include_last=False,
-             backend=None):
+             backend=None, records=None):
     """Event frames of one stream with tonic ``ToFrame`` slicing (see :mod:`eventar.kernels.frames`).
 
     Args:
@@ -45,29 +45,34 @@ def to_frame(t, x, y, p, sensor_size, *, time_window=None, event_count=None, n_t
         time_window ... end_time: tonic's slicing parameters (exactly one of the four modes).
         include_last: bin modes: the last frame runs to the end of the stream (tonic drops the tail).
         backend: 'ref' | 'numba' | 'cuda' | None (dispatcher).  'cuda' supports the bin modes.
+        records: the (N,) structured array whose fields t, x, y, p are, when there is one (the
+            transforms pass it): the numba kernel then reads it without working out its layout
+            from the columns (:func:`~eventar.kernels._records.fields_view`).
     Returns:
         (T, P, H, W) int32 counts (int64 for streams of 2**31 events or more).
     """
     w, h, npol = _sensor(sensor_size)
     slicing = dict(time_window=time_window, event_count=event_count, n_time_bins=n_time_bins,
                    n_event_bins=n_event_bins, overlap=overlap)
-    mode = _frames.check_slicing(include_last=include_last, **slicing)
     extra = dict(include_incomplete=include_incomplete, start_time=start_time, end_time=end_time)
     n = int(t.shape[0])
     which = choose(t, backend=backend)
     if which == "cuda":
+        mode = _frames.check_slicing(include_last=include_last, **slicing)
         if mode not in ("n_time_bins", "n_event_bins") or include_incomplete or start_time is not None or end_time is not None:
             raise ConfigError("the cuda frame kernel supports n_time_bins / n_event_bins (fixed T); use backend='numba'")
         out = _frames_cuda.to_frame_cuda_batch(t, x, y, p, _single_offsets(t, n), sensor_size, n_time_bins=n_time_bins,
                                           n_event_bins=n_event_bins, overlap=overlap, include_last=include_last)
         return out[0]
-    t, x, y, p = (to_host(a) for a in (t, x, y, p))
+    t, x, y, p = to_host_all(t, x, y, p)
     if n == 0:
+        _frames.check_slicing(include_last=include_last, **slicing)  # slice_bounds checks it otherwise
         return np.zeros((_frames.empty_frame_count(**slicing, **extra), npol, h, w), np.int32)
     search = None if which == "ref" else _frames.search_windows  # numpy's / numba's strided-safe one
     starts, ends = _frames.slice_bounds(t, include_last=include_last, search=search, **slicing, **extra)
-    count = _frames.to_frame_ref if which == "ref" else _frames.to_frame_numba
-    return count(x, y, p, starts, ends, (w, h, npol))
+    if which == "ref":
+        return _frames.to_frame_ref(x, y, p, starts, ends, (w, h, npol))
+    return _frames.to_frame_numba(x, y, p, starts, ends, (w, h, npol), records=records)
 
 
 def frames_batch(t, x, y, p, offsets, sensor_size, *, n_time_bins=None, n_event_bins=None, overlap=0.0,
@@ -87,7 +92,7 @@ def frames_batch(t, x, y, p, offsets, sensor_size, *, n_time_bins=None, n_event_
     if which == "cuda":
         return _frames_cuda.to_frame_cuda_batch(t, x, y, p, offsets, sensor_size, n_time_bins=n_time_bins,
                                            n_event_bins=n_event_bins, overlap=overlap, include_last=include_last)
-    t, x, y, p, offsets = (to_host(a) for a in (t, x, y, p, offsets))
+    t, x, y, p, offsets = to_host_all(t, x, y, p, offsets)
     n_bins = int(n_time_bins if n_time_bins is not None else n_event_bins)
     out = np.zeros((len(offsets) - 1, n_bins, npol, h, w), np.int32)
     for b in range(len(offsets) - 1):
@@ -97,13 +102,14 @@ def frames_batch(t, x, y, p, offsets, sensor_size, *, n_time_bins=None, n_event_
     return out
 
 
-def to_voxel_grid(t, x, y, p, sensor_size, n_time_bins, *, per_polarity=False, backend=None):
+def to_voxel_grid(t, x, y, p, sensor_size, n_time_bins, *, per_polarity=False, backend=None, records=None):
     """Voxel grid of one stream, tonic ``ToVoxelGrid`` semantics (see :mod:`eventar.kernels.voxel`).
 
     Args:
         t, x, y, p: (N,) columns, t in µs non-decreasing.  sensor_size: (W, H, P).
         n_time_bins: T.  per_polarity: (T, 2, H, W) unsigned instead of (T, 1, H, W) signed.
         backend: 'ref' | 'numba' | 'cuda' | None.
+        records: the structured array the columns are fields of, as for :func:`to_frame`.
     Returns:
         (T, C, H, W) float64.
     """
@@ -112,9 +118,10 @@ def to_voxel_grid(t, x, y, p, sensor_size, n_time_bins, *, per_polarity=False, b
     if which == "cuda":
         return _voxel_cuda.to_voxel_cuda_batch(t, x, y, p, _single_offsets(t, int(t.shape[0])), sensor_size, n_time_bins,
                                           per_polarity=per_polarity)[0]
-    t, x, y, p = (to_host(a) for a in (t, x, y, p))
-    fn = _voxel.to_voxel_ref if which == "ref" else _voxel.to_voxel_numba
-    return fn(t, x, y, p, (w, h, 2), n_time_bins, per_polarity=per_polarity)
+    t, x, y, p = to_host_all(t, x, y, p)
+    if which == "ref":
+        return _voxel.to_voxel_ref(t, x, y, p, (w, h, 2), n_time_bins, per_polarity=per_polarity)
+    return _voxel.to_voxel_numba(t, x, y, p, (w, h, 2), n_time_bins, per_polarity=per_polarity, records=records)
 
 
 def voxel_batch(t, x, y, p, offsets, sensor_size, n_time_bins, *, per_polarity=False, backend=None):
@@ -123,7 +130,7 @@ def voxel_batch(t, x, y, p, offsets, sensor_size, n_time_bins, *, per_polarity=F
     which = choose(t, backend=backend)
     if which == "cuda":
         return _voxel_cuda.to_voxel_cuda_batch(t, x, y, p, offsets, sensor_size, n_time_bins, per_polarity=per_polarity)
-    t, x, y, p, offsets = (to_host(a) for a in (t, x, y, p, offsets))
+    t, x, y, p, offsets = to_host_all(t, x, y, p, offsets)
     out = np.zeros((len(offsets) - 1, n_time_bins, 2 if per_polarity else 1, h, w), np.float64)
     for b in range(len(offsets) - 1):
         sl = slice(int(offsets[b]), int(offsets[b + 1]))
@@ -163,7 +170,7 @@ def afe_frames(x, y, p, width, height, *, threshold, min_events, n_frames, mode=
     from . import afe as _afe
 
     which = choose(x, backend=backend)
-    x, y, p = (to_host(a) for a in (x, y, p))
+    x, y, p = to_host_all(x, y, p)
     return _afe.afe_frames(x, y, p, width, height, threshold=threshold, min_events=min_events, n_frames=n_frames,
                            mode=mode, out_hw=out_hw, backend="ref" if which == "ref" else "numba")
 

@@ -54,11 +54,19 @@ def zeros_like_device(like, shape, dtype: str):
 
 def to_host(a) -> np.ndarray:
     """Copy a torch tensor / numba device array / numpy array to numpy."""
-    if is_torch(a):
-        return a.detach().cpu().numpy()
     if isinstance(a, np.ndarray):
         return a
+    if is_torch(a):
+        return a.detach().cpu().numpy()
     return a.copy_to_host()
+
+
+def to_host_all(*arrays) -> tuple:
+    """:func:`to_host` of each argument, as a tuple; numpy arrays pass through without a call per
+    array (the CPU kernels' entry points run this on every call, often with cold caches)."""
+    if all(type(a) is np.ndarray for a in arrays):
+        return arrays
+    return tuple(to_host(a) for a in arrays)
 
 
 def launch_1d(n: int, threads: int = 256, max_blocks: int = 4 * 65535):

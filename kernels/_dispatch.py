@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from eventar.errors import ConfigError
 
 from ._arrays import is_cuda_tensor
@@ -40,6 +42,7 @@ def choose(*arrays, backend: "str | None" = None) -> str:
 
             cuda_module()  # raises KernelUnavailableError when there is no device / simulator
         return forced
-    if any(is_cuda_tensor(a) for a in arrays):
-        return "cuda"
+    for a in arrays:
+        if type(a) is not np.ndarray and is_cuda_tensor(a):
+            return "cuda"
     return "numba"

@@ -250,13 +250,44 @@ def _ev_p(src, j):
     return lambda src, j: src.p[j]
 
 
-def frames_source(x, y, p):
-    """What the frame kernel reads: a record view of (x, y, p) or the named tuple :data:`XYP`."""
-    rec = record_view((x, y, p), ("x", "y", "p"))
-    return rec if rec is not None else XYP(x, y, p)
+def fields_view(records, columns: Sequence[np.ndarray], names: Sequence[str]) -> Optional[np.ndarray]:
+    """Read-only view of the fields ``names`` of ``records``, the structured array that ``columns``
+    were taken from (``columns[i] = records[names[i]]``), or None.
+
+    The caller's word replaces :func:`record_view`'s address checks: ~10 µs with cold caches
+    instead of ~60 µs (four calls into numba).  A cheap guard remains: ``records`` must be a 1-D
+    C-contiguous array whose fields ``names`` are native numbers, and each column a view of the
+    same memory (``.base``: numpy points a field view at the array that owns the memory).
+    """
+    if not isinstance(records, np.ndarray) or records.ndim != 1 or not records.flags.c_contiguous:
+        return None
+    owner = records.base if isinstance(records.base, np.ndarray) else records
+    for c in columns:
+        if not isinstance(c, np.ndarray) or c.base is not owner or c.shape != records.shape:
+            return None
+    dtype = _fields_dtype(records.dtype, tuple(names))
+    if dtype is None:
+        return None
+    view = records.view(dtype, np.ndarray)
+    view.flags.writeable = False
+    return view
 
 
-def voxel_source(t, x, y, p):
-    """What the voxel kernel reads: a record view of (t, x, y, p) or the named tuple :data:`TXYP`."""
-    rec = record_view((t, x, y, p), ("t", "x", "y", "p"))
-    return rec if rec is not None else TXYP(t, x, y, p)
+def _source(columns, names, records, columns_type):
+    rec = fields_view(records, columns, names) if records is not None else None
+    if rec is None:
+        rec = record_view(columns, names)
+    return rec if rec is not None else columns_type(*columns)
+
+
+def frames_source(x, y, p, records=None):
+    """What the frame kernel reads: a record view of (x, y, p) or the named tuple :data:`XYP`.
+    ``records``: the structured array the columns are fields of, when the caller has it
+    (:func:`fields_view`)."""
+    return _source((x, y, p), ("x", "y", "p"), records, XYP)
+
+
+def voxel_source(t, x, y, p, records=None):
+    """What the voxel kernel reads: a record view of (t, x, y, p) or the named tuple :data:`TXYP`
+    (``records`` as for :func:`frames_source`)."""
+    return _source((t, x, y, p), ("t", "x", "y", "p"), records, TXYP)

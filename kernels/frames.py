@@ -280,12 +280,12 @@ def _frames_kernel(src, starts, ends, frames, two_pol):
     return bad
 
 
-def to_frame_numba(x, y, p, starts, ends, sensor_size, dtype=None) -> np.ndarray:
+def to_frame_numba(x, y, p, starts, ends, sensor_size, dtype=None, records=None) -> np.ndarray:
     """numba CPU kernel, same contract and result as :func:`to_frame_ref`.
 
     Reads the columns in place: strided field views of one structured array are read through a
     zero-copy record view of it (:func:`~eventar.kernels._records.frames_source`), separate arrays
-    as they are.
+    as they are.  ``records``: that structured array, when the caller has it (found faster).
     """
     w, h, npol = int(sensor_size[0]), int(sensor_size[1]), int(sensor_size[2])
     n = len(x)
@@ -294,7 +294,7 @@ def to_frame_numba(x, y, p, starts, ends, sensor_size, dtype=None) -> np.ndarray
     if len(starts) == 0 or n == 0:
         return np.zeros((len(starts), npol, h, w), dtype=dtype or count_dtype(n))
     frames = np.empty((len(starts), npol, h, w), dtype=dtype or count_dtype(n))  # the kernel zeroes each slice
-    bad = _frames_kernel(frames_source(x, y, p), np.ascontiguousarray(starts, np.int64),
+    bad = _frames_kernel(frames_source(x, y, p, records), np.ascontiguousarray(starts, np.int64),
                          np.ascontiguousarray(ends, np.int64), frames, npol == 2)
     if bad >= 0:
         i = int(bad)

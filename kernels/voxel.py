@@ -235,11 +235,12 @@ def _voxel_kernel_sorted(src, grid, per_polarity):
     return -1
 
 
-def to_voxel_numba(t, x, y, p, sensor_size, n_time_bins, per_polarity=False) -> np.ndarray:
+def to_voxel_numba(t, x, y, p, sensor_size, n_time_bins, per_polarity=False, records=None) -> np.ndarray:
     """numba CPU kernel; same contract and bit-identical result as :func:`to_voxel_ref`.
 
     Reads the columns in place (a zero-copy record view of them when they are the fields of one
-    structured array, see :func:`~eventar.kernels._records.voxel_source`).
+    structured array, see :func:`~eventar.kernels._records.voxel_source`; ``records``: that
+    array, when the caller has it).
     """
     _check(n_time_bins)
     w, h = int(sensor_size[0]), int(sensor_size[1])
@@ -248,7 +249,7 @@ def to_voxel_numba(t, x, y, p, sensor_size, n_time_bins, per_polarity=False) -> 
     grid = np.zeros((n_time_bins, 2 if per_polarity else 1, h, w), np.float64)
     if len(t) == 0:
         return grid
-    bad = _voxel_kernel_sorted(voxel_source(t, x, y, p), grid, bool(per_polarity))
+    bad = _voxel_kernel_sorted(voxel_source(t, x, y, p, records), grid, bool(per_polarity))
     if bad == -2:  # not time-sorted: the serial two-pass kernel is exact for any order
         grid[...] = 0.0
         bad = _voxel_kernel(t, x, y, p, grid, bool(per_polarity))

@@ -90,6 +90,7 @@ class ToFrame:
     include_last: bool = False
 
     def __call__(self, events) -> np.ndarray:
+        events = np.asarray(events)
         t, x, y, p = _fields(events)
         sensor = tuple(self.sensor_size) if self.sensor_size else _infer_sensor(x, y, p)
         _check_one_polarity(p, sensor)
@@ -97,7 +98,7 @@ class ToFrame:
             t, x, y, p, sensor, time_window=self.time_window, event_count=self.event_count,
             n_time_bins=self.n_time_bins, n_event_bins=self.n_event_bins, overlap=self.overlap,
             include_incomplete=self.include_incomplete, start_time=self.start_time, end_time=self.end_time,
-            include_last=self.include_last,
+            include_last=self.include_last, records=events,
         )
 
 
@@ -123,9 +124,10 @@ class ToVoxelGrid:
     per_polarity: bool = False
 
     def __call__(self, events) -> np.ndarray:
+        events = np.asarray(events)
         t, x, y, p = _fields(events)
         return _kernels().to_voxel_grid(t, x, y, p, tuple(self.sensor_size), int(self.n_time_bins),
-                                        per_polarity=self.per_polarity)
+                                        per_polarity=self.per_polarity, records=events)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,7 +11,7 @@ import pytest
 from _kern_streams import TONIC_DTYPE, random_stream
 
 from eventar.events import EVENT_DTYPE
-from eventar.kernels._records import TXYP, XYP, frames_source, record_view, voxel_source
+from eventar.kernels._records import TXYP, XYP, fields_view, frames_source, record_view, voxel_source
 
 
 def _address(a):
@@ -158,3 +158,38 @@ def test_fast_path_for_whole_arrays_gives_the_general_paths_view(make):
     np.testing.assert_array_equal(view["a"], ev["x"])
     objects = np.zeros(10, [("x", "<i2"), ("y", "<i2"), ("o", object), ("p", "?")])
     assert R._whole_records([objects["x"], objects["y"], objects["p"]], "xyp", 10, objects.itemsize) is None
+
+
+@pytest.mark.parametrize("make", [lambda: random_stream(50, seed=1), lambda: _eventar_stream(50, 2)],
+                         ids=["tonic", "eventar"])
+@pytest.mark.parametrize("cut", [slice(None), slice(3, 41), slice(1, None)], ids=str)
+def test_fields_view_of_the_callers_records_is_the_record_view(make, cut):
+    """Given the structured array the columns came from (what the transforms pass), the view is
+    the one record_view finds from the columns' addresses: same dtype, same memory, read-only."""
+    owner = make()
+    ev = owner[cut]
+    cols = [ev[f] for f in "txyp"]
+    fast = fields_view(ev, cols, "txyp")
+    slow = record_view(cols, "txyp")
+    assert fast is not None and fast.dtype == slow.dtype and not fast.flags.writeable
+    assert _address(fast) == _address(slow) and len(fast) == len(ev)
+    for f in "txyp":
+        np.testing.assert_array_equal(fast[f], ev[f])
+    src = frames_source(ev["x"], ev["y"], ev["p"], ev)
+    assert src.dtype.names == ("x", "y", "p") and src.dtype.itemsize == ev.dtype.itemsize
+    for f in "xyp":
+        assert _address(src[f]) == _address(ev[f])
+
+
+def test_fields_view_refuses_records_the_columns_are_not_from():
+    """A wrong ``records`` (another array, a strided one, one of another length) is not trusted:
+    the sources then find the layout from the columns, so the kernels still read the right events."""
+    ev = random_stream(40, seed=3)
+    other = ev.copy()
+    cols = [ev[f] for f in "xyp"]
+    assert fields_view(other, cols, "xyp") is None
+    assert fields_view(ev[::2], [ev[::2][f] for f in "xyp"], "xyp") is None
+    assert fields_view(ev[:-1], cols, "xyp") is None
+    assert fields_view(ev, [np.ascontiguousarray(c) for c in cols], "xyp") is None
+    src = frames_source(*cols, other)
+    assert _address(src) == _address(record_view(cols, "xyp"))  # read from ev, not from the copy
