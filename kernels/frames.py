@@ -24,7 +24,6 @@ import numpy as np
 
 from eventar.errors import ConfigError, EventValidationError
 
-from . import _jit
 from ._records import ev_len, ev_p, ev_x, ev_y, frames_source
 
 
@@ -189,13 +188,14 @@ def lower_bounds(t, ws, we):
     ``t``: (N,) non-decreasing, any strides (numpy's searchsorted would copy a strided view);
     ``ws``, ``we``: window starts and ends in µs, any real dtype (compared as numpy compares).
 
-    (What :func:`search_windows` runs.)  A binary search is a chain of dependent reads, each a cache miss when ``t`` is not in the
-    cache: the 32 searches of a 16-slice call over 1e6 cold events took ~50 µs one after the
-    other.  Here level L of every search runs before level L + 1 of any, so the reads of a level
-    are independent and the CPU overlaps their misses (~13 µs), and the lower bound is branch-free
-    (a mispredicted branch would discard the reads issued after it): ``base`` moves up by ``half``
-    when ``t[base + half] < v``; the answer is ``base + (t[base] < v)``.  One call for both edges:
-    each call into numba or numpy costs µs, tens of µs when the caches are cold.
+    What :func:`search_windows` runs.  A binary search is a chain of dependent reads, each a
+    cache miss when ``t`` is not in the cache: the 32 searches of a 16-slice call over 1e6 cold
+    events took ~50 µs one after the other.  Here level L of every search runs before level
+    L + 1 of any, so the reads of a level are independent and the CPU overlaps their misses
+    (~13 µs), and the lower bound is branch-free (a mispredicted branch would discard the reads
+    issued after it): ``base`` moves up by ``half`` when ``t[base + half] < v``; the answer is
+    ``base + (t[base] < v)``.  One call for both edges: each call into numba or numpy costs µs,
+    tens of µs when the caches are cold.
     """
     n = t.shape[0]
     starts = np.zeros(ws.shape[0], np.int64)  # the bases, then the answers
