@@ -101,26 +101,21 @@ def _fields_dtype(dtype: np.dtype, names):
     return _record_dtype(tuple(names), tuple(k.str for k in kinds), tuple(offsets), dtype.itemsize)
 
 
-def _whole_records(columns, names, n: int, stride: int) -> Optional[np.ndarray]:
+def _whole_records(columns, names) -> Optional[np.ndarray]:
     """Fast path of :func:`record_view` for the usual input, ``events[name]`` for each name of a
-    whole C-contiguous structured array ``events``: a read-only view of ``events`` itself (what
-    the general path rebuilds, same dtype, found in ~5 µs instead of ~10), or None when the columns
-    are not that."""
+    whole C-contiguous structured array ``events``: :func:`fields_view` of ``events`` itself (what
+    the general path rebuilds, same dtype, found in ~5 µs instead of ~10) once the columns'
+    addresses confirm they are its fields ``names``, or None when they are not that."""
     b = columns[0].base
-    if not isinstance(b, np.ndarray) or b.ndim != 1 or b.shape[0] != n or b.strides[0] != stride \
-            or stride != b.itemsize:
-        return None
-    dtype = _fields_dtype(b.dtype, tuple(names))
-    if dtype is None:
+    view = fields_view(b, columns, names)
+    if view is None:
         return None
     fields = b.dtype.fields
     origin = _address(b[names[0]]) - fields[names[0]][1]  # b's address (its fields are numbers)
     for c, name in zip(columns, names):
         kind, offset = fields[name][:2]
-        if c.base is not b or c.dtype != kind or _address(c) != origin + offset:
+        if c.dtype != kind or _address(c) != origin + offset:
             return None
-    view = b.view(dtype, np.ndarray)
-    view.flags.writeable = False
     return view
 
 
@@ -173,7 +168,7 @@ def record_view(columns: Sequence[np.ndarray], names: Sequence[str]) -> Optional
     for c in columns:
         if c.shape[0] != n or c.strides[0] != stride or not _is_number(c.dtype):
             return None
-    view = _whole_records(columns, names, n, stride)
+    view = _whole_records(columns, names)
     return view if view is not None else _rebuilt_records(columns, names, n, stride)
 
 

@@ -324,7 +324,7 @@ def test_record_fast_path_general_path_and_columns_give_the_same_frames_and_neve
     ev = _eventar_copy(ev) if dtype == "eventar" else ev
     want = to_frame(ev["t"], ev["x"], ev["y"], ev["p"], SENSOR, backend="ref", n_time_bins=5)
     cols = (ev["x"], ev["y"], ev["p"])
-    fast = R._whole_records(cols, "xyp", len(ev), ev.itemsize)
+    fast = R._whole_records(cols, "xyp")
     general = R._rebuilt_records(cols, "xyp", len(ev), ev.itemsize)
     assert fast is not None and fast.dtype == general.dtype and fast.strides == general.strides
     s, e = F.slice_bounds(ev["t"], n_time_bins=5)
@@ -335,7 +335,7 @@ def test_record_fast_path_general_path_and_columns_give_the_same_frames_and_neve
     wide = np.zeros(2 * len(ev), ev.dtype)
     wide[::2] = ev
     part = np.concatenate([ev[:1], ev])[1:]  # a slice of a longer array: the general path
-    assert R._whole_records((part["x"], part["y"], part["p"]), "xyp", len(part), part.itemsize) is None
+    assert R._whole_records((part["x"], part["y"], part["p"]), "xyp") is None
     forms = {"whole": ev, "sliced": part, "strided": wide[::2],
              "columns": {f: np.ascontiguousarray(ev[f]) for f in "txyp"}}
     for name, c in forms.items():

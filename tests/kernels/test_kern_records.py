@@ -136,7 +136,7 @@ def test_fast_path_for_whole_arrays_gives_the_general_paths_view(make):
     ev = make()
     for names in ("txyp", "xyp", "pyx"):
         cols = [ev[f] for f in names]
-        fast = R._whole_records(cols, names, len(ev), ev.itemsize)
+        fast = R._whole_records(cols, names)
         general = R._rebuilt_records(cols, names, len(ev), ev.itemsize)
         assert fast is not None and fast.dtype == general.dtype
         assert fast.__array_interface__ == general.__array_interface__
@@ -153,11 +153,11 @@ def test_fast_path_for_whole_arrays_gives_the_general_paths_view(make):
     ]
     assert swapped["x"].base is ev and swapped["x"].dtype == ev.dtype["x"]
     for cols, names in not_fast:
-        assert R._whole_records(cols, names, len(cols[0]), ev.itemsize) is None
+        assert R._whole_records(cols, names) is None
     view = record_view(*not_fast[1])  # the general path still sees records, under the new names
     np.testing.assert_array_equal(view["a"], ev["x"])
     objects = np.zeros(10, [("x", "<i2"), ("y", "<i2"), ("o", object), ("p", "?")])
-    assert R._whole_records([objects["x"], objects["y"], objects["p"]], "xyp", 10, objects.itemsize) is None
+    assert R._whole_records([objects["x"], objects["y"], objects["p"]], "xyp") is None
 
 
 @pytest.mark.parametrize("make", [lambda: random_stream(50, seed=1), lambda: _eventar_stream(50, 2)],
