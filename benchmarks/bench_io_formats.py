@@ -1,6 +1,6 @@
 """Prophesee read throughput and HDF5 write throughput, eventar against its delegate and raw h5py.
 
-Run:  .venv/bin/python benchmarks/bench_io_formats.py [--events 5000000] [--repeats 5] [--no-write]
+Run:  .venv/bin/python benchmarks/bench_io_formats.py [--events 5000000] [--repeats 5] [--write]
 
 * Prophesee RAW EVT 3.0 / EVT 2.0: ``eventar.io.read_events`` (faery underneath plus the header
   parse and the conversion to eventar's record) against ``faery`` called directly, and
@@ -133,7 +133,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=5_000_000, help="events in each generated file")
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--no-write", action="store_true", help="print only, do not update RESULTS.md")
+    ap.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md (default: print only)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -149,7 +149,7 @@ def main(argv=None):
 
     lines = [
         f"Machine: {machine()}; shared 2-core VM, noisy (other engineers' jobs running), files in the page cache.",
-        f"Command: `.venv/bin/python benchmarks/bench_io_formats.py --events {args.events} --repeats {args.repeats}`",
+        f"Command: `.venv/bin/python benchmarks/bench_io_formats.py --events {args.events} --repeats {args.repeats} --write`",
         "Medians of interleaved repeats (each repeat runs every tool once). Floor = summing the file's bytes once from memory.",
         "",
         "### Prophesee read (events/s of each reader; last two columns: time ratios, < 1 = eventar faster)",
@@ -178,7 +178,7 @@ def main(argv=None):
               "13-byte event records that h5py's plain column read does not."]
     body = "\n".join(lines)
     print(body)
-    if not args.no_write:
+    if args.write:
         print("updated", update_results_section("I/O: Prophesee and HDF5", body))
 
 

@@ -16,7 +16,7 @@ on files already in the page cache, and reports medians, events/s and ratios:
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_io_readers.py [--events 10000000] [--repeats 5] [--no-write]
+    .venv/bin/python benchmarks/bench_io_readers.py [--events 10000000] [--repeats 5] [--write]
 
 Appends/updates the "I/O readers" section of ``benchmarks/RESULTS.md``.
 """
@@ -82,7 +82,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=10_000_000, help="events in the synthetic AEDAT 2.0/3.1/npy files")
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--no-write", action="store_true", help="print only; do not update RESULTS.md")
+    ap.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md (default: print only)")
     args = ap.parse_args()
     n = args.events
     rows = []
@@ -172,7 +172,7 @@ def main() -> int:
         f"Machine: {machine()}; a 2-core VM shared with other jobs, so figures are noisy. "
         "Files are in the page cache; each repeat runs every tool once (rotating order); medians.",
         "",
-        f"Command: `.venv/bin/python benchmarks/bench_io_readers.py --events {n} --repeats {args.repeats}`",
+        f"Command: `.venv/bin/python benchmarks/bench_io_readers.py --events {n} --repeats {args.repeats} --write`",
         "",
         "| file | events | MB | eventar ms | eventar M events/s | others (median) |",
         "|---|---:|---:|---:|---:|---|",
@@ -188,7 +188,7 @@ def main() -> int:
         *verdicts,
     ])
     print(body)
-    if not args.no_write:
+    if args.write:
         print("updated", update_results_section("I/O readers", body))
     return 0
 

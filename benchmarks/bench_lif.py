@@ -27,7 +27,7 @@ def main() -> None:
     ap.add_argument("--C", type=int, default=256)
     ap.add_argument("--N", type=int, default=1024)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--no-write", action="store_true", help="print only, do not update RESULTS.md")
+    ap.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md (default: print only)")
     args = ap.parse_args()
 
     from spikingjelly.activation_based import functional as sjf
@@ -82,7 +82,7 @@ def main() -> None:
     lines = [
         f"Machine: {machine()}, torch {torch.__version__}, {torch.get_num_threads()} torch threads; "
         "shared 2-core VM, noisy (other engineers' jobs running).",
-        f"Command: `.venv/bin/python benchmarks/bench_lif.py --B {args.B} --repeats {args.repeats}`",
+        f"Command: `.venv/bin/python benchmarks/bench_lif.py --B {args.B} --repeats {args.repeats} --write`",
         f"Input (T, B, C, N) = {shape} float32 = {n / 1e6:.1f} M neuron-steps ({x.nbytes / 2**20:.0f} MiB per tensor), "
         f"firing rate {rate:.2f}; LIF tau=2, hard reset, ATan(alpha=2). Medians of {args.repeats} interleaved "
         "repeats. Spikes identical, gradient max |diff| "
@@ -102,7 +102,7 @@ def main() -> None:
               "fwd+bwd speed-ups between 3.4× and 17×: the ratio moves with the load, eventar stays ahead."]
     body = "\n".join(lines)
     print(body)
-    if not args.no_write:
+    if args.write:
         update_results_section("Spiking neurons (LIF)", body)
 
 

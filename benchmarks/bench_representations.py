@@ -29,7 +29,7 @@ for this CPU torch, so its ``datasets/utils.py`` is loaded from the installed pa
 ``torchvision`` module (the integration functions are pure numpy and never touch it): the timed
 code is SpikingJelly's own.
 
-Usage: ``python benchmarks/bench_representations.py [--sizes 1e5 1e6 1e7] [--repeats 5] [--no-write]``.
+Usage: ``python benchmarks/bench_representations.py [--sizes 1e5 1e6 1e7] [--repeats 5] [--write]``.
 The CUDA kernels are measured by ``benchmarks/bench_representations_gpu.py`` (section
 "Representations (GPU)").
 """
@@ -246,7 +246,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e6, 1e7])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--no-write", action="store_true", help="print only; do not update RESULTS.md")
+    ap.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md (default: print only)")
     args = ap.parse_args(argv)
     import os
 
@@ -257,7 +257,7 @@ def main(argv=None) -> int:
     load_end = os.getloadavg()
     dram_bps = max(dram_start["bytes_per_s"], dram_end["bytes_per_s"])  # the faster floor: the stricter target
     cmd = "`.venv/bin/python benchmarks/bench_representations.py " + " ".join(
-        ["--sizes"] + [f"{s:.0e}" for s in args.sizes] + ["--repeats", str(args.repeats)]) + "`"
+        ["--sizes"] + [f"{s:.0e}" for s in args.sizes] + ["--repeats", str(args.repeats), "--write"]) + "`"
     body = "\n".join([
         f"Machine: {machine()}; shared 2-core VM (other engineers' jobs may run beside it). Kernels single-threaded.",
         f"Command: {cmd}",
@@ -310,7 +310,7 @@ def main(argv=None) -> int:
         "from `benchmarks/bench_representations_gpu.py`.",
     ])
     print(body)
-    if not args.no_write:
+    if args.write:
         update_results_section("Representations", body)
     return 0
 

@@ -2,8 +2,9 @@
 mambapy's parallel ``pscan`` (Blelloch scan over materialised (B, L, D, N) tensors), in one process,
 interleaved (each repeat runs every contender once; medians reported).
 
-    python benchmarks/bench_scan.py                  # both sizes, writes the RESULTS.md section
-    python benchmarks/bench_scan.py --quick          # small sizes only, prints, writes nothing
+    python benchmarks/bench_scan.py                  # both sizes, prints the table
+    python benchmarks/bench_scan.py --write          # ... and replaces the RESULTS.md section
+    python benchmarks/bench_scan.py --quick          # small sizes only, prints the timings
 
 Sizes: the issue's target (batch 8, d_inner 512, d_state 16, L 2048) and the size measured in the
 issue (batch 8, d_inner 256, L 256).  The sequential reference is timed at the row's own L (at the
@@ -150,6 +151,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ref-len", type=int, default=0,
                     help="L at which the reference is timed and scaled linearly (default 0: the row's L)")
     ap.add_argument("--quick", action="store_true", help="small sizes, print only")
+    ap.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md (default: print only)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch and numba threads for every contender (default 1: on a loaded VM, "
                          "multi-threaded torch loops spin-wait and distort the ratios)")
@@ -215,8 +217,9 @@ def main(argv=None) -> int:
         f"Issue #7 target at B {b}, d_inner {d}, L {l} (≥ 10× the sequential reference and at least as "
         f"fast as mambapy's pscan, one process): " + ", ".join(verdicts) + ".",
     ]
-    update_results_section("Selective scan", "\n".join(lines) + "\n")
     print("\n".join(lines))
+    if args.write:
+        update_results_section("Selective scan", "\n".join(lines) + "\n")
     return 0
 
 

@@ -5,7 +5,7 @@
 Needs the CUDA toolkit's libNVVM and ``ptxas`` (no device, no driver): numba compiles each kernel to
 PTX for the given architecture, ``ptxas -v`` assembles it under the launch limit the kernels are
 built with (``_tiles.MAX_REGISTERS``), and the report says whether a 1024-thread block fits.  With
-``nvdisasm`` on the PATH it also counts, in the machine code, the global loads issued before the
+``nvdisasm`` (on the PATH or in ``$CUDA_HOME/bin``) it also counts, in the machine code, the global loads issued before the
 first shared-memory atomic (what ``_tiles.UNROLL`` is for).  A check for sessions without a GPU:
 the speed itself is measured by ``bench_representations_gpu.py`` on a device.
 
@@ -26,6 +26,15 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
+
+def cuda_tool(name: str):
+    """Path of the CUDA toolkit program ``name`` (``ptxas``, ``nvdisasm``): the PATH first, then
+    ``$CUDA_HOME/bin``; None when neither has it."""
+    import os
+
+    home = os.environ.get("CUDA_HOME")
+    return shutil.which(name) or (shutil.which(name, path=str(Path(home, "bin"))) if home else None)
 
 
 def _offline_cuda(arch):
@@ -68,7 +77,7 @@ def kernels(cuda, unroll):
 
 def loads_before_first_atomic(cubin: Path) -> str:
     """Global loads (LDG) between the block's barrier and its first shared atomic, per nvdisasm."""
-    tool = shutil.which("nvdisasm")
+    tool = cuda_tool("nvdisasm")
     if tool is None:
         return "–"
     sass = subprocess.run([tool, "-c", str(cubin)], capture_output=True, text=True).stdout.splitlines()
@@ -87,9 +96,9 @@ def main(argv=None) -> int:
     ap.add_argument("--unroll", type=int, nargs="+", default=[1, 2, 4, 8])
     ap.add_argument("--write", action="store_true", help="replace the RESULTS.md section")
     args = ap.parse_args(argv)
-    ptxas = shutil.which("ptxas")
+    ptxas = cuda_tool("ptxas")
     if ptxas is None:
-        raise SystemExit("needs the CUDA toolkit's ptxas on the PATH (and libNVVM: set CUDA_HOME)")
+        raise SystemExit("needs the CUDA toolkit's ptxas on the PATH or in $CUDA_HOME/bin (and libNVVM: set CUDA_HOME)")
     arch = (args.arch // 10, args.arch % 10)
     cuda = _offline_cuda(arch)
     from eventar.kernels import _tiles
