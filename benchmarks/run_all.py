@@ -1,6 +1,6 @@
 """Run every benchmark of this folder, one after another, with the settings RESULTS.md records (`make bench`).
 
-    .venv/bin/python benchmarks/run_all.py                 # recorded sizes, print only (about an hour on 2 cores)
+    .venv/bin/python benchmarks/run_all.py                 # recorded sizes, print only (4 min on 2 cores)
     .venv/bin/python benchmarks/run_all.py --quick         # small sizes: a smoke run of every script (minutes)
     .venv/bin/python benchmarks/run_all.py --write         # recorded sizes, and replace their RESULTS.md sections
     .venv/bin/python benchmarks/run_all.py --only lif scan # some of them (names below)
