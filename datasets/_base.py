@@ -18,11 +18,17 @@ import numpy as np
 from eventar.events import EVENT_DTYPE
 
 
+def user_path(path: "os.PathLike[str] | str") -> Path:
+    """``path`` as a :class:`~pathlib.Path` with a leading ``~`` expanded to the home folder, as every
+    dataset root, list folder and cache folder a user passes is read (``"~/data"`` works)."""
+    return Path(path).expanduser()
+
+
 def default_root() -> Path:
     """Folder for downloaded / generated data: ``$EVENTAR_CACHE`` or ``~/.cache/eventar``."""
     env = os.environ.get("EVENTAR_CACHE")
     if env:
-        return Path(env).expanduser()
+        return user_path(env)
     return Path.home() / ".cache" / "eventar"
 
 

@@ -30,6 +30,8 @@ import numpy as np
 from eventar.errors import DatasetError
 from eventar.io.atomic import atomic_output
 
+from ._base import user_path
+
 CACHE_FORMAT = "1"
 _MARKER = "__eventar_cache__"
 
@@ -174,7 +176,7 @@ class CachedDataset:
             desc = {"format": CACHE_FORMAT, "explicit_key": str(key)}
         self.key = str(key)
         name = getattr(dataset, "name", type(dataset).__name__)
-        self.folder = Path(cache_dir) / f"{name}-{hashlib.sha256(self.key.encode()).hexdigest()[:16]}"
+        self.folder = user_path(cache_dir) / f"{name}-{hashlib.sha256(self.key.encode()).hexdigest()[:16]}"
         self.description = desc
         self.hits = 0
         self.misses = 0

@@ -27,7 +27,7 @@ import numpy as np
 
 from eventar.errors import DatasetError
 
-from ._base import EventDataset
+from ._base import EventDataset, user_path
 from ._lists import find_file, list_lines
 
 WIDTH, HEIGHT = 320, 240
@@ -132,11 +132,11 @@ class DailyDVS200(EventDataset):
             raise DatasetError(f"DailyDVS200: split must be 'train', 'val' or 'test', got {split!r}")
         if missing not in ("error", "skip"):
             raise DatasetError(f"DailyDVS200: missing must be 'error' or 'skip', got {missing!r}")
-        self.root = Path(root)
+        self.root = user_path(root)
         if not self.root.is_dir():
             raise DatasetError(f"DailyDVS200: root {self.root} is not a folder; expected root/action_<N>/<recording>.aedat4. {HOW_TO_GET}")
         self.split, self.dedup = split, bool(dedup)
-        places: Sequence[Path] = [Path(split_dir)] if split_dir is not None else [self.root / "train_val_test", self.root]
+        places: Sequence[Path] = [user_path(split_dir)] if split_dir is not None else [self.root / "train_val_test", self.root]
         self.list_file = find_file(f"{split}.txt", places, f"DailyDVS-200 {split} list", HOW_TO_GET)
         entries = parse_split_list(self.list_file)
         self.val_test_overlap: Optional[List[str]] = None
@@ -175,7 +175,7 @@ class DailyDVS200(EventDataset):
             )
         names = next((p / "action_description.csv" for p in [self.root / "resource", self.root, *places] if (p / "action_description.csv").is_file()), None)
         self.classes = read_class_names(names) if names is not None else [f"action_{i}" for i in range(200)]
-        attr = Path(attributes_file) if attributes_file is not None else self.root / "all_data.json"
+        attr = user_path(attributes_file) if attributes_file is not None else self.root / "all_data.json"
         if attributes_file is not None and not attr.is_file():
             raise DatasetError(f"DailyDVS200: attributes file {attr} not found (all_data.json is linked from the DailyDVS-200 README)")
         self._attributes = self._read_attributes(attr) if attr.is_file() else None

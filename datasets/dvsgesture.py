@@ -28,7 +28,7 @@ import numpy as np
 
 from eventar.errors import DatasetError
 
-from ._base import EventDataset
+from ._base import EventDataset, user_path
 from ._lists import list_lines
 
 CLASSES = [
@@ -148,7 +148,7 @@ class DVSGesture(EventDataset):
             raise DatasetError(f"DVSGesture: source must be 'auto', 'aedat' or 'tonic', got {source!r}")
         if num_classes not in (10, 11):
             raise DatasetError(f"DVSGesture: num_classes must be 11 or 10 (without 'other gestures'), got {num_classes}")
-        self.root = Path(root)
+        self.root = user_path(root)
         self.split, self.protocol, self.num_classes = split, protocol, int(num_classes)
         self.classes = CLASSES[: self.num_classes]
         aedat_dir = self._find_aedat_dir()
@@ -193,7 +193,7 @@ class DVSGesture(EventDataset):
         from ._download import download_file
 
         default_url, filename, md5 = TONIC_ARCHIVES[split]
-        base = Path(root) / "DVSGesture"
+        base = user_path(root) / "DVSGesture"
         archive = download_file(url or default_url, base / filename, md5=md5)
         folder = base / ("ibmGestureTrain" if split == "train" else "ibmGestureTest")
         staging = extract_archive(archive, base / f".{folder.name}.extracting", force=True)

@@ -9,7 +9,7 @@ import numpy as np
 
 from eventar.errors import DatasetError
 
-from ._base import EventDataset
+from ._base import EventDataset, user_path
 
 
 def _is_candidate(path: Path) -> bool:
@@ -55,7 +55,7 @@ class EventFolder(EventDataset):
         transforms: Optional[Callable] = None,
     ):
         super().__init__(transform, target_transform, transforms)
-        self.root = Path(root)
+        self.root = user_path(root)
         if not self.root.is_dir():
             raise DatasetError(f"EventFolder: {self.root} is not a folder; expected root/<class>/<recording files>")
         found = sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))

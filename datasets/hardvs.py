@@ -23,7 +23,7 @@ import numpy as np
 
 from eventar.errors import DatasetError
 
-from ._base import EventDataset
+from ._base import EventDataset, user_path
 from ._lists import find_file, list_lines
 
 WIDTH, HEIGHT = 346, 260
@@ -136,11 +136,11 @@ class HARDVS(EventDataset):
             raise DatasetError(f"HARDVS: protocol must be 'official' or 'exact_6_3_1', got {protocol!r}")
         if missing not in ("error", "skip"):
             raise DatasetError(f"HARDVS: missing must be 'error' or 'skip', got {missing!r}")
-        self.root = Path(root)
+        self.root = user_path(root)
         if not self.root.is_dir():
             raise DatasetError(f"HARDVS: root {self.root} is not a folder. {HOW_TO_GET}")
         self.split, self.protocol = split, protocol
-        places: Sequence[Path] = [Path(lists_dir)] if lists_dir is not None else [self.root, self.root / "MINI_HARDVS_files"]
+        places: Sequence[Path] = [user_path(lists_dir)] if lists_dir is not None else [self.root, self.root / "MINI_HARDVS_files"]
         if protocol == "official":
             self.list_file = find_file(f"{split}_label.txt", places, f"HARDVS {split} list", HOW_TO_GET)
             entries = parse_official_list(self.list_file)

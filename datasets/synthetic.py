@@ -39,7 +39,7 @@ from eventar.errors import DatasetError
 from eventar.events import EVENT_DTYPE
 from eventar.io.atomic import atomic_output
 
-from ._base import EventDataset, default_root
+from ._base import EventDataset, default_root, user_path
 from ._simulator import noise_events, simulate_events
 
 CLASSES = [
@@ -268,7 +268,7 @@ class SyntheticGestures(EventDataset):
         self.seed = int(seed)
         self.noise = bool(noise)
         self.cache = bool(cache)
-        self.root = Path(root) if root is not None else default_root()
+        self.root = user_path(root) if root is not None else default_root()
         tag = f"{split}_seed{self.seed}" + ("" if self.noise else "_nonoise")
         self.folder = self.root / self.name / f"v{self.version}" / tag
         self._warned = False
