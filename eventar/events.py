@@ -96,7 +96,8 @@ class Recording:
         format: source format name, e.g. ``"AEDAT 2.0"``, ``"EVT 3.0"``, ``"eventar HDF5"``.
         camera: camera model / serial as the file names it ("" when unknown).
         t_offset: µs to add to ``events['t']`` for absolute time (0 when t is already absolute).
-        meta: anything else the reader found (header fields, other streams, source path).
+        meta: anything else the reader found (header fields, other streams); every reader sets
+            ``meta['source_file']``, the path it read (an HDF5 file converted from another: that one's).
     """
 
     events: np.ndarray

@@ -38,7 +38,7 @@ def as_recording(source: Source, sensor_size: Optional[Sequence[int]] = None) ->
         rec = read_events(source)
         name = os.fspath(source)
     elif isinstance(source, Recording):
-        rec, name = source, source.meta.get("source", "recording") if source.meta else "recording"
+        rec, name = source, source.meta.get("source_file", "recording") if source.meta else "recording"
     else:
         ev = as_events(np.asarray(source))
         if sensor_size is None:

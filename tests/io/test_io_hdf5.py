@@ -279,8 +279,11 @@ def test_round_trip_every_format_generated(tmp_path, kind):
     assert np.array_equal(rec.events["t"] + rec.t_offset, truth.events["t"])
     for f in "xyp":
         assert np.array_equal(rec.events[f], truth.events[f]), f
+    assert rec.meta["source_file"] == str(path)  # one provenance key for every reader
     write_h5(tmp_path / "o.h5", rec)
-    _assert_same_recording(read_events(tmp_path / "o.h5"), rec)
+    back = read_events(tmp_path / "o.h5")
+    _assert_same_recording(back, rec)
+    assert back.meta["source_file"] == str(path)  # the converted file remembers the raw one
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

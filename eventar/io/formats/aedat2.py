@@ -94,7 +94,7 @@ def _info(path: Path) -> Dict:
 
 def _header(path: Path) -> Recording:
     info = _info(path)
-    meta = dict(info["meta"], source=str(path))
+    meta = dict(info["meta"], source_file=str(path))
     return Recording(np.zeros(0, EVENT_DTYPE), info["width"], info["height"], FORMAT, info["camera"], 0, meta)
 
 
@@ -134,7 +134,7 @@ def _read(path: Path) -> Recording:
     from .. import _decode_aedat as dec
 
     info = _info(path)
-    meta = dict(info["meta"], source=str(path), n_dropped=0, n_clamped=0)
+    meta = dict(info["meta"], source_file=str(path), n_dropped=0, n_clamped=0)
     events = np.zeros(0, EVENT_DTYPE)
     for events, state in _decode(path, info, max(1, meta["n_records"])):  # one block: the whole body
         meta.update(n_dropped=int(state[dec.S_DROPPED]), n_clamped=int(state[dec.S_CLAMPED]))

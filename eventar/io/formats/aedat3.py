@@ -174,7 +174,7 @@ def _resolve_size(path: Path, info: Dict, events: Optional[np.ndarray] = None) -
 def _header(path: Path) -> Recording:
     info = _info(path)
     w, h = _resolve_size(path, info)
-    meta = dict(info["meta"], source=str(path))
+    meta = dict(info["meta"], source_file=str(path))
     return Recording(np.zeros(0, EVENT_DTYPE), w, h, info["format"], info["camera"], 0, meta)
 
 
@@ -188,7 +188,7 @@ def _read(path: Path) -> Recording:
     from .. import _decode_aedat as dec
 
     info = _info(path)
-    meta = dict(info["meta"], source=str(path))
+    meta = dict(info["meta"], source_file=str(path))
     if info["size"] <= info["start"]:
         events = np.zeros(0, EVENT_DTYPE)
         meta.update(n_invalid=0, n_clamped=0)

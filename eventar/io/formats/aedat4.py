@@ -189,7 +189,7 @@ def _check(path: Path, events: np.ndarray, info: Dict) -> None:
 def _header(path: Path) -> Recording:
     info = _info(path)
     return Recording(np.zeros(0, EVENT_DTYPE), info["width"], info["height"], FORMAT, info["camera"], 0,
-                     dict(info["meta"], source=str(path)))
+                     dict(info["meta"], source_file=str(path)))
 
 
 def _chunks(path: Path, chunk_events: int) -> Iterator[np.ndarray]:
@@ -220,7 +220,7 @@ def _read(path: Path) -> Recording:
     parts = list(_decoder_packets(path, info["stream"]))
     events = _convert(parts, sum(a.shape[0] for a in parts))
     _check(path, events, info)
-    return Recording(events, info["width"], info["height"], FORMAT, info["camera"], 0, dict(info["meta"], source=str(path)))
+    return Recording(events, info["width"], info["height"], FORMAT, info["camera"], 0, dict(info["meta"], source_file=str(path)))
 
 
 READERS = [FormatReader(FORMAT, _sniff, _header, _chunks, read=_read, priority=10)]

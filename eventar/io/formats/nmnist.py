@@ -87,7 +87,7 @@ def _read(path: Path) -> Recording:
     parts = list(_decode(path, max(1, path.stat().st_size // 5)))
     events = parts[0] if parts else np.zeros(0, EVENT_DTYPE)
     (w, h), how = _size(events)
-    return Recording(events, w, h, FORMAT, "ATIS", 0, {"sensor_size_source": how, "source": str(path)})
+    return Recording(events, w, h, FORMAT, "ATIS", 0, {"sensor_size_source": how, "source_file": str(path)})
 
 
 def _header(path: Path) -> Recording:
@@ -98,7 +98,7 @@ def _header(path: Path) -> Recording:
     if mx >= 0:
         probe["x"], probe["y"] = mx, my
     (w, h), how = _size(probe)
-    return Recording(np.zeros(0, EVENT_DTYPE), w, h, FORMAT, "ATIS", 0, {"sensor_size_source": how, "source": str(path)})
+    return Recording(np.zeros(0, EVENT_DTYPE), w, h, FORMAT, "ATIS", 0, {"sensor_size_source": how, "source_file": str(path)})
 
 
 def _chunks(path: Path, chunk_events: int) -> Iterator[np.ndarray]:

@@ -371,7 +371,7 @@ def read_npy(path: "os.PathLike[str] | str", columns: Optional[str] = None, t_un
         i = int(np.argmax(events["p"] > 1))
         raise FormatError(path, f"event {i}: p = {events['p'][i]}; expected polarity 0/1")
     w, h, how = _sensor(lay, int(mx), int(my))
-    meta = dict(lay.meta, sensor_size_source=how, t_unit=t_unit, source=str(path), t_monotonic=bool(mono))
+    meta = dict(lay.meta, sensor_size_source=how, t_unit=t_unit, source_file=str(path), t_monotonic=bool(mono))
     return Recording(events, w, h, f"numpy {lay.meta['container']}", "", 0, meta)
 
 
@@ -398,7 +398,7 @@ def _header(path: Path) -> Recording:
         lay = _Layout(path, None)
     w, h, how = _sensor(lay, mx, my)
     return Recording(np.zeros(0, EVENT_DTYPE), w, h, f"numpy {lay.meta['container']}", "", 0,
-                     dict(lay.meta, sensor_size_source=how, n_events=lay.n, source=str(path)))
+                     dict(lay.meta, sensor_size_source=how, n_events=lay.n, source_file=str(path)))
 
 
 def _chunks(path: Path, chunk_events: int) -> Iterator[np.ndarray]:
