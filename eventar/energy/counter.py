@@ -37,7 +37,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
 
 from ..errors import ConfigError
 
@@ -185,6 +185,10 @@ def classify(x: torch.Tensor) -> Tuple[str, int, float]:
             nzh = head[head != 0]
             if bool((nzh != nzh[0]).any()):
                 return REAL, int(torch.count_nonzero(x)), 0.0
+        if x.dtype in (torch.float32, torch.float64):
+            spikes = _count_if_spikes(x)  # the common case (a spike tensor) in a few reductions
+            if spikes is not None:
+                return BINARY, spikes, float(spikes)
     nnz = int(torch.count_nonzero(x))
     if nnz == int(torch.count_nonzero(x == 1)):
         return BINARY, nnz, float(nnz)
@@ -199,6 +203,37 @@ def classify(x: torch.Tensor) -> Tuple[str, int, float]:
     if not x.is_floating_point() or bool((x == torch.round(x)).all()):
         return INTEGER, nnz, float(x.abs().sum(dtype=torch.float64))
     return REAL, nnz, 0.0
+
+
+def exact_sum(x: torch.Tensor, dim=None) -> torch.Tensor:
+    """Sum of ``x`` (over ``dim``, default all) in a float type that holds every partial sum of a
+    {0, 1} tensor exactly and never rounds an element of ``x`` away: float32 for up to 2**24
+    elements of at most float32 precision, float64 otherwise."""
+    narrow = x.numel() <= 2**24 and x.dtype in (torch.float32, torch.float16, torch.bfloat16)
+    dtype = torch.float32 if narrow else torch.float64
+    return x.sum(dtype=dtype) if dim is None else x.sum(dim=dim, dtype=dtype)
+
+
+def _count_if_spikes(x: torch.Tensor) -> Optional[int]:
+    """The number of ones of a float32/float64 tensor whose values are all 0 or 1, else None.
+
+    Four torch ops, floating-point reductions only (the general path takes about ten, and its
+    comparisons and ``count_nonzero`` are slower per element on a CPU): min and max in [0, 1], then
+    Σ (x − x²) = 0, with x − x² from one ``addcmul``.  Every term is ≥ 0 there and, in floating point
+    too, > 0 for 0 < x < 1: x² rounds to at most x (to below x for x < 1), so x − x² is a positive
+    difference (exact by Sterbenz's lemma for x ≥ 1/2, at least x/2 below), whether or not the
+    multiply-add is fused.  A sum of non-negative terms is 0 only when every term is, so the sum is
+    0 exactly when the tensor is binary; then the count is Σ x, exact in :func:`exact_sum`'s type.
+    A silent layer (all zeros) costs one op.  NaN fails the range test.
+    """
+    lo, hi = (float(v) for v in torch.aminmax(x))
+    if hi == 0.0 and lo == 0.0:
+        return 0
+    if not (lo >= 0.0 and hi <= 1.0):
+        return None
+    if float(exact_sum(torch.addcmul(x, x, x, value=-1.0))) != 0.0:
+        return None
+    return int(exact_sum(x))
 
 
 def _ntuple(v, n):
@@ -264,21 +299,28 @@ class EnergyCounter(TorchDispatchMode):
         rec = self.neurons.get(name)
         if rec is None:
             rec = self.neurons[name] = NeuronRecord(name, type(module).__name__)
-        with torch.no_grad():
+        with torch.no_grad(), _disable_current_modes():  # bookkeeping ops: not the model's, not dispatched
             rec.updates += out.numel()
             ax, T = self.time_axis, self.time_steps
             if ax is None and T and T > 1:
                 ax = 0  # the model makes its own time steps; eventar's and SpikingJelly's neurons are time-first
+            kind, nnz, _ = self._classify(out)
             if isinstance(ax, int) and T and out.dim() > ax and out.shape[ax] == T:
                 dims = tuple(d for d in range(out.dim()) if d != ax)
-                per_step = torch.count_nonzero(out, dim=dims).tolist() if dims else (out != 0).long().tolist()
+                per_step = [0] * T if nnz == 0 else None  # a silent layer
+                if per_step is None and dims and kind == BINARY and out.is_floating_point():
+                    sums = exact_sum(out, dim=dims).tolist()  # ones per step, when the values are 0 and 1
+                    if sum(sums) == nnz:  # (spikes scaled by a constant c != 1 sum to c per spike)
+                        per_step = sums
+                if per_step is None:
+                    per_step = torch.count_nonzero(out, dim=dims).tolist() if dims else (out != 0).long().tolist()
                 if not rec.step_spikes:
                     rec.step_spikes, rec.step_numel = [0] * T, [0] * T
                 for t in range(T):
                     rec.step_spikes[t] += int(per_step[t])
                     rec.step_numel[t] += out.numel() // T
             # classified here (and cached) because the next weight layer usually reads this very tensor
-            rec.spikes += self._classify(out)[1]
+            rec.spikes += nnz
 
     def _custom_pre(self, module, args):
         self._custom_nested.append(self._suppress > 0)

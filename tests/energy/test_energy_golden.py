@@ -129,6 +129,21 @@ def test_rate_that_differs_per_time_step_uses_every_step():
     assert rep.total_pj == pytest.approx(12 * E_AC)  # neuron updates are not in the total
 
 
+class _ScaledThreshold(_Threshold):
+    """Spikes times a constant (a neuron that folds a scale into its output)."""
+
+    def forward(self, x):
+        return 0.25 * (x > self.v_threshold).float()
+
+
+@pytest.mark.parametrize("neuron", [_Threshold, _ScaledThreshold])
+def test_per_step_rates_count_spikes_not_their_values(neuron):
+    x = torch.tensor([[[0.0, 0, 0, 0]], [[1, 0, 1, 0]], [[1, 1, 1, 1]]])
+    rep = estimate_energy(nn.Sequential(neuron(), _linear(4, 2)), x, time_axis=0)
+    assert rep.neurons[0]["firing_rate_per_step"] == pytest.approx([0.0, 0.5, 1.0])
+    assert rep.layer("1")["sops"] == (0 + 2 + 4) * 2
+
+
 class _TimeFirst(nn.Module):
     def __init__(self, fc):
         super().__init__()

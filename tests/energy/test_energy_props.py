@@ -235,3 +235,43 @@ def test_classify_binary_scaled_integer_and_real(n, density, scale, seed):
     real = torch.rand(n, generator=g) + 0.01
     if n > 1 and bool((real != real[0]).any()):
         assert classify(real)[:2] == ("real", n)
+
+
+def _classify_by_definition(x):
+    """classify's contract, written out with comparisons only: binary when every non-zero is one
+    common value, integer when every value is whole, else real."""
+    nz = x[x != 0]
+    if nz.numel() == 0 or bool((nz == nz[0]).all()):
+        return "binary", int(nz.numel())
+    if bool((x == torch.round(x)).all()):
+        return "integer", int(nz.numel())
+    return "real", int(nz.numel())
+
+
+_TRAPS = {  # values next to 0 and 1 that a spike test built on sums could round away
+    "just below 1": lambda d: 1 - torch.finfo(d).eps / 2,
+    "just above 1": lambda d: 1 + torch.finfo(d).eps,
+    "smallest subnormal": lambda d: torch.finfo(d).smallest_normal * torch.finfo(d).eps,
+    "smallest normal": lambda d: torch.finfo(d).smallest_normal,
+    "one half": lambda d: 0.5,
+    "minus zero": lambda d: -0.0,
+    "nan": lambda d: float("nan"),
+    "two": lambda d: 2.0,
+    "minus one": lambda d: -1.0,
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1100, 5000), density=st.floats(0, 1), dtype=st.sampled_from([torch.float32, torch.float64]),
+       traps=st.lists(st.tuples(st.sampled_from(sorted(_TRAPS)), st.floats(0, 1)), max_size=3), seed=st.integers(0, 99))
+def test_classify_spike_fast_path_agrees_with_the_definition(n, density, dtype, traps, seed):
+    """Spike trains with a few awkward values placed after the first 1024 elements (which the
+    sampled pre-check reads): the reduction-based spike test must still decide exactly."""
+    from eventar.energy.counter import classify
+
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(n, generator=g) < density).to(dtype)
+    for name, where in traps:
+        x[1024 + int(where * (n - 1025))] = _TRAPS[name](dtype)
+    kind, nnz, _ = classify(x)
+    assert (kind, nnz) == _classify_by_definition(x)
