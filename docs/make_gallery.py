@@ -58,7 +58,7 @@ def main(argv=None) -> int:
         "| picture | what it shows |",
         "|---|---|",
         "| ![events](events.png) | six time slices (ON red, OFF blue) and the event rate (`eventar show REC`) |",
-        f"| ![animation](events.gif) | {n} frames of 100 ms in real time (`eventar show REC -o rec.gif`) |",
+        f"| ![animation](events.gif) | {n} frames of 100 ms in real time (`eventar show REC -o rec.gif --window-us 100000`) |",
         "| ![frames](frames.png) | count frames, 6 time bins (`--as frames`) |",
         "| ![voxel](voxel.png) | voxel grid, 6 bins, signed polarity (`--as voxel`) |",
         "| ![pointcloud](pointcloud.png) | SpikePoint point cloud with time as the third axis (`--as pointcloud`) |",
