@@ -186,7 +186,7 @@ def main(argv=None) -> int:
         "linearly in L (its autograd graph, about 3.3 GB at the target size), so the column "
         "'linear from L 256' scales a run at L 256 by L/256 (how this table first estimated it); the "
         "ratio against that is the conservative one. mamba-ssm's own `selective_scan_ref` indexes "
-        "`x[:, :, i]` in its loop and has a quadratic backward on CPU (anchors.md §4: 8.7 s backward "
+        "`x[:, :, i]` in its loop and has a quadratic backward on CPU (measured on this VM: 8.7 s backward "
         "at L 256, 30 s at L 512), so against it the ratios are far larger.",
         "",
         "| B | d_inner | L | eventar s | mambapy pscan s | reference s | vs reference | reference, linear from L 256 s | vs that | vs mambapy | mamba-ssm-style indexed loop s (vs eventar) | max rel. diff vs mambapy (out / dA / dB) |",

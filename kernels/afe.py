@@ -1,4 +1,4 @@
-"""AFE (adaptive fine-grained event) frames, the input of ExACT and SpikMamba (models.md §3.2).
+"""AFE (adaptive fine-grained event) frames, the input of ExACT (Zhou et al., CVPR 2024) and SpikMamba.
 
 Segmentation (recursive, event-count halving):
 

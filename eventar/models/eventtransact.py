@@ -1,6 +1,6 @@
 """EventTransAct (de Blegiers et al., IROS 2023): a video transformer on event frames.
 
-Architecture (models.md §4.3), input (B, T, C, H, W) count frames with channels (ON, OFF, 0):
+Architecture (de Blegiers et al., IROS 2023, arXiv 2308.13711, and its code), input (B, T, C, H, W) count frames with channels (ON, OFF, 0):
 
 1. a **per-frame backbone** (frames folded into the batch): ViT-B/16 at 224 (paper) or a ResNet,
    written with torch alone (:mod:`eventar.nn.backbones`); weights only from a local file
@@ -15,7 +15,7 @@ Architecture (models.md §4.3), input (B, T, C, H, W) count frames with channels
    layers, learned positions and token types), and a sliding-window kernel that is tested against
    dense attention with a band mask.  One deliberate difference: position ids are simply 0…T
    (CLS first) with a 288-entry table for every variant; the original wraps positions modulo 13
-   for its R50 config (a quirk, models.md §4.3);
+   for its R50 config (a quirk of the official code);
 4. a **head** on the CLS output: LayerNorm → Linear(E → 768) → GELU → Dropout(0.5) → classes.
 
 ``forward(x)`` returns logits (B, classes); ``forward(x, return_projections=True)`` returns

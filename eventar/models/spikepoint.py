@@ -1,6 +1,6 @@
 """SpikePoint (Ren et al., ICLR 2024): a point-based spiking network for event action recognition.
 
-No official code exists; this follows ``spikepoint_paper.md`` (the project's reading of the paper).
+No official code exists; this follows the paper (Ren et al., ICLR 2024, arXiv 2310.07189).
 Pipeline for one window of events turned into a point cloud ``(N, 3)`` = (x/W, y/H, t relative):
 
 1. **Sampling and grouping** (no gradient): M centroids by farthest point sampling, k nearest
@@ -360,7 +360,7 @@ def spikepoint_synthetic(**overrides: Any) -> SpikePoint:
     return _build(dict(num_classes=11, n_points=256, n_groups=16, k=16, timesteps=16, local_dim=32), overrides)
 
 
-#: Paper parameter counts (millions) per variant, from spikepoint_paper.md §4.5.
+#: Paper parameter counts (millions) per variant, as the paper reports them.
 PAPER_PARAMS_M = {"spikepoint_dvsgesture": 0.58, "spikepoint_dailydvs": 0.16, "spikepoint_dvsaction": 0.16,
                   "spikepoint_hmdb51dvs": 0.79, "spikepoint_ucf101dvs": 1.05}
 

@@ -4,7 +4,8 @@ a bidirectional Mamba stage over all frames' tokens, mean pooling and a linear h
 Input: frames ``x: (B, T, C, H, W)`` float (AFE frames in [0, 1] for HARDVS / DVS128 Gesture,
 event-count frames for SyntheticGestures); output: class logits ``(B, num_classes)``.
 
-Layer by layer (``../shared/research/models.md`` §3.3, the official bimamba 8-frame file):
+Layer by layer (Chen et al., ACM MM Asia 2024, arXiv 2410.16746, and the official bimamba 8-frame file
+of github.com/Typistchen/SpikMamba):
 
 1. Conv3d(C → E, kernel (1, p, p), stride (1, p, p)) per frame -> (B·T, L, E), L = (H/p)·(W/p);
    BatchNorm1d over token positions; LIF (τ = 2, detach_reset, sigmoid surrogate α = 4).

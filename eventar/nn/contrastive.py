@@ -1,6 +1,6 @@
 """NT-Xent and EventTransAct's event-contrastive loss (ECL).
 
-ECL (models.md §4.4): two augmented views of the same clip go through the model; from each view
+ECL (EventTransAct's event-contrastive loss, arXiv 2308.13711): two augmented views of the same clip go through the model; from each view
 take the per-frame projections of frames 0, 4, 8, 12; within one video, the same frame index in
 the other view is the positive and the other frames of *both* views are negatives (6 of them for 4
 frames); NT-Xent with temperature 0.1 on the **raw dot product** (the original code's

@@ -1,7 +1,7 @@
 """Longformer-style temporal encoder: sliding-window local attention plus global tokens.
 
 eventar's own torch implementation of the attention pattern of Beltagy et al. (2020), as
-EventTransAct uses it through HuggingFace's ``LongformerModel`` (models.md §4.3).  We do not depend
+EventTransAct uses it through HuggingFace's ``LongformerModel`` (its official code).  We do not depend
 on HF transformers: the sequences here are short (16–360 frames), the semantics are small enough
 to state exactly, and the model must run without extra packages.
 

@@ -1,4 +1,4 @@
-"""EventTransAct's input pipeline (models.md §4.1): 5 ms count frames, clips, two views, 5-clip test.
+"""EventTransAct's input pipeline (as its official code builds it): 5 ms count frames, clips, two views, 5-clip test.
 
 Per recording, ``prepare`` makes the count frames of the first ``max_bins`` bins of ``bin_us``
 (100 × 5 ms = the first 500 ms in the paper's training protocol), per polarity, summed over

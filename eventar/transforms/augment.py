@@ -1,4 +1,4 @@
-"""EventTransAct's event-drop augmentations on frame clips (models.md §4.5).
+"""EventTransAct's event-drop augmentations on frame clips (arXiv 2308.13711 and its official code).
 
 Every transform takes a clip ``(T, C, H, W)`` of event-count frames (channels (ON, OFF, 0) for
 DVS data) and returns a new array; the input is never modified.  Randomness comes from a numpy
