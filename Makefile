@@ -4,7 +4,8 @@
 #   make test   create .venv, install with the test extras, run the test suite
 #
 # torch is installed first and pinned (the CPU wheel); SpikingJelly is installed last, with --no-deps,
-# because its unpinned torchvision/torchaudio requirements would replace it with a CUDA build.
+# because its unpinned torchvision/torchaudio requirements would replace it with a CUDA build (and,
+# installed last with --no-deps, pip skips its dependency check instead of printing an ERROR).
 # Everything else comes from pyproject.toml, the one list of dependencies.
 
 PYTHON ?= python3
@@ -23,7 +24,6 @@ $(PY):
 $(STAMP): pyproject.toml tools/pyproject_deps.py | $(PY)
 	$(PIP) install -q $(TORCH)
 	$(PIP) install -q $$($(PY) tools/pyproject_deps.py --extra test --skip spikingjelly --skip torch) $(TORCH)
-	# last and --no-deps: pip then neither swaps torch nor reports SpikingJelly's unmet extras as an ERROR
 	$(PIP) install -q --no-deps $$($(PY) tools/pyproject_deps.py --only spikingjelly)
 	$(PIP) install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
